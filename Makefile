@@ -1,0 +1,43 @@
+# Outage Radar. `make run` starts the product on SQLite with a server-less broker;
+# `make test` runs lint, types and tests against PostgreSQL and Redis.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TEST_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint bench services clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	@echo "== installing Outage Radar into $(VENV)"
+	$(PIP) install --progress-bar on -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	@echo "== installing Outage Radar with development tools into $(VENV)"
+	$(PIP) install --progress-bar on -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	PY=$(PY) ./scripts/run.sh
+
+services:
+	./scripts/ensure-services.sh
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy .
+
+test: $(VENV)/.installed-dev services lint
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
+
+bench: $(VENV)/.installed-dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,21 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from outages.catalogue import CATALOGUE
+from outages.services import service_upsert
+
+
+class Command(BaseCommand):
+    help = "Create or update the seeded service catalogue (safe to run again)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for entry in CATALOGUE:
+            service_upsert(
+                slug=entry.slug,
+                name=entry.name,
+                category=entry.category,
+                home_url=entry.home_url,
+                problems=list(entry.problems),
+            )
+        self.stdout.write(f"Seeded {len(CATALOGUE)} services.")

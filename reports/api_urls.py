@@ -1,0 +1,8 @@
+from django.urls import path
+
+from reports.api import ReportBatchCreateApi, ReportCreateApi
+
+urlpatterns = [
+    path("reports", ReportCreateApi.as_view(), name="api_report_create"),
+    path("reports/batch", ReportBatchCreateApi.as_view(), name="api_report_batch"),
+]

@@ -1,0 +1,40 @@
+from typing import Any
+
+from django import forms
+
+from outages.models import Service
+from outages.regions import country_choices, subdivisions_of
+from reports.validation import COMMENT_MAX
+
+
+class ReportForm(forms.Form):
+    problem = forms.ChoiceField(widget=forms.RadioSelect, label="What is wrong?")
+    country = forms.ChoiceField(label="Country")
+    subdivision = forms.ChoiceField(required=False, label="State / province (optional)")
+    comment = forms.CharField(
+        required=False,
+        max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": COMMENT_MAX}),
+        label=f"Comment (optional, at most {COMMENT_MAX} characters)",
+    )
+    # Honeypot: hidden from people by CSS and aria-hidden; bots that fill every field give
+    # themselves away.
+    website = forms.CharField(required=False, label="Leave this empty")
+
+    def __init__(self, *args: Any, service: Service, country: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        problem = self.fields["problem"]
+        country_field = self.fields["country"]
+        subdivision = self.fields["subdivision"]
+        assert isinstance(problem, forms.ChoiceField)
+        assert isinstance(country_field, forms.ChoiceField)
+        assert isinstance(subdivision, forms.ChoiceField)
+        problem.choices = service.problem_choices()
+        country_field.choices = [("", "Choose your country"), *country_choices()]
+        chosen = str(self.data.get("country") or country).upper()
+        subdivision.choices = [("", "—"), *(subdivisions_of(chosen) if chosen else [])]
+        # Subdivision choices are not enforced here: the shared rules give a clearer error
+        # ("not in country") when JavaScript is off and the list is stale.
+        subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
+        if country:
+            self.initial.setdefault("country", country)

@@ -1,0 +1,35 @@
+from django.db import models
+from django.utils import timezone
+
+from outages.models import Problem, Service
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Web form"
+    API = "api", "API"
+    BATCH = "batch", "Batch API"
+
+
+class Report(models.Model):
+    """One person's report. Append-only: the source of truth everything else is computed from."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="reports")
+    problem = models.CharField(max_length=16, choices=Problem.choices)
+    country = models.CharField(max_length=2)
+    subdivision = models.CharField(max_length=6, blank=True, default="")
+    comment = models.CharField(max_length=280, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    # HMAC of an anonymous browser id or of the IP; the raw IP is never stored.
+    client_key = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [
+            # "reports since T": the minute rollup's scan.
+            models.Index(fields=["created_at"], name="report_created_idx"),
+            # "reports of service S since T": per-service counts and the confirmation page.
+            models.Index(fields=["service", "created_at"], name="report_service_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.problem} {self.country} {self.created_at:%Y-%m-%d %H:%M}"

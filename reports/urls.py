@@ -1,0 +1,10 @@
+from django.urls import path
+
+from reports import views
+
+urlpatterns = [
+    path("regions/<str:country>.json", views.subdivisions_json, name="subdivisions_json"),
+    path("<slug:slug>/report", views.report_form, name="report_form"),
+    path("<slug:slug>/report/thanks", views.report_thanks, name="report_thanks"),
+    path("<slug:slug>/report/already", views.report_already, name="report_already"),
+]

@@ -1,0 +1,94 @@
+"""The rules a report must pass, shared by the form, the single-report API and the batch API.
+
+Plain Python rather than a DRF serializer per item: a 10,000-report batch must validate in
+tens of milliseconds, and DRF field machinery costs ~100 µs an item.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from outages.models import PROBLEM_LABELS
+from outages.regions import countries, subdivisions
+from outages.selectors import ServiceInfo
+
+COMMENT_MAX = 280
+FIELDS = ("service", "problem", "country", "subdivision", "comment")
+REQUIRED = ("service", "problem", "country")
+
+
+@dataclass(frozen=True, slots=True)
+class CleanReport:
+    service_id: int
+    problem: str
+    country: str
+    subdivision: str
+    comment: str
+
+
+Errors = dict[str, list[str]]
+
+
+def clean_report(
+    data: Any, services: Mapping[str, ServiceInfo], extra_fields: tuple[str, ...] = ()
+) -> tuple[CleanReport | None, Errors]:
+    if not isinstance(data, Mapping):
+        return None, {"non_field_errors": ["Expected a JSON object."]}
+    errors: Errors = {}
+    for key in data:
+        if key not in FIELDS and key not in extra_fields:
+            errors[str(key)] = ["Unknown field."]
+    values: dict[str, str] = {}
+    for key in FIELDS:
+        value = data.get(key)
+        if value is None or value == "":
+            if key in REQUIRED:
+                errors[key] = ["This field is required."]
+            values[key] = ""
+        elif not isinstance(value, str):
+            errors[key] = ["Must be a string."]
+            values[key] = ""
+        else:
+            values[key] = value.strip()
+
+    service = None
+    if values["service"]:
+        service = services.get(values["service"].lower())
+        if service is None:
+            errors["service"] = [f"Unknown service '{values['service'][:64]}'."]
+
+    problem = values["problem"].lower()
+    if problem and service is not None and problem not in service.problems:
+        offered = ", ".join(service.problems)
+        errors["problem"] = [
+            f"'{problem[:32]}' is not a problem type offered by {service.name}; "
+            f"choose one of: {offered}."
+        ]
+    elif problem and service is None and problem not in PROBLEM_LABELS:
+        errors["problem"] = [f"Unknown problem type '{problem[:32]}'."]
+
+    country = values["country"].upper()
+    if country and country not in countries():
+        errors["country"] = [f"Unknown country code '{country[:8]}' (ISO 3166-1 alpha-2 expected)."]
+
+    subdivision = values["subdivision"].upper()
+    if subdivision:
+        if "-" not in subdivision and country:
+            subdivision = f"{country}-{subdivision}"
+        known = subdivisions().get(subdivision)
+        if known is None:
+            errors["subdivision"] = [
+                f"Unknown subdivision '{subdivision[:12]}' (ISO 3166-2 expected, e.g. US-CA)."
+            ]
+        elif country and known[0] != country:
+            errors["subdivision"] = [f"Subdivision '{subdivision}' is not in country '{country}'."]
+
+    comment = values["comment"]
+    if len(comment) > COMMENT_MAX:
+        errors["comment"] = [f"At most {COMMENT_MAX} characters (got {len(comment)})."]
+    elif "\x00" in comment:
+        errors["comment"] = ["Must not contain NUL characters."]
+
+    if errors or service is None:
+        return None, errors
+    return CleanReport(service.id, problem, country, subdivision, comment), {}

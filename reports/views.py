@@ -1,0 +1,139 @@
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from outages.models import Service
+from outages.regions import countries, subdivisions_of
+from outages.selectors import ServiceInfo
+from reports.abuse import client_ip, rate_limit_retry_after
+from reports.forms import ReportForm
+from reports.models import Source
+from reports.selectors import report_count_since
+from reports.services import client_key_for, report_submit
+from reports.validation import clean_report
+
+BROWSER_COOKIE = "or_bid"
+COUNTRY_COOKIE = "or_country"
+YEAR = 365 * 24 * 3600
+
+
+def preferred_country(request: HttpRequest) -> str:
+    """The last country chosen here, else the region of the first Accept-Language tag."""
+    last = request.COOKIES.get(COUNTRY_COOKIE, "").upper()
+    if last in countries():
+        return last
+    for part in request.META.get("HTTP_ACCEPT_LANGUAGE", "").split(","):
+        tag = part.split(";")[0].strip().replace("_", "-")
+        pieces = tag.split("-")
+        if len(pieces) >= 2 and pieces[-1].upper() in countries() and len(pieces[-1]) == 2:
+            return pieces[-1].upper()
+    return ""
+
+
+def browser_identity(request: HttpRequest) -> str:
+    bid = request.COOKIES.get(BROWSER_COOKIE, "")
+    if 16 <= len(bid) <= 64 and bid.isalnum():
+        return f"browser:{bid}"
+    return f"ip:{client_ip(request)}"
+
+
+def _with_browser_cookie(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if BROWSER_COOKIE not in request.COOKIES:
+        response.set_cookie(
+            BROWSER_COOKIE, secrets.token_hex(16), max_age=YEAR, httponly=True, samesite="Lax"
+        )
+    return response
+
+
+def report_form(request: HttpRequest, slug: str) -> HttpResponse:
+    service = get_object_or_404(Service, slug=slug)
+    country = preferred_country(request)
+    if request.method == "POST":
+        retry_after = rate_limit_retry_after(ip=client_ip(request))
+        if retry_after is not None:
+            response = render(
+                request,
+                "reports/rate_limited.html",
+                {"service": service, "retry_after": retry_after},
+                status=429,
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
+        form = ReportForm(request.POST, service=service, country=country)
+        if form.is_valid():
+            if form.cleaned_data["website"]:
+                # Honeypot filled: look successful, store nothing.
+                return redirect("report_thanks", slug=service.slug)
+            info = {
+                service.slug: ServiceInfo(
+                    service.id, service.slug, service.name, tuple(service.problems)
+                )
+            }
+            data = {
+                k: form.cleaned_data[k] for k in ("problem", "country", "subdivision", "comment")
+            }
+            clean, errors = clean_report({"service": service.slug, **data}, info)
+            if clean is not None:
+                report = report_submit(
+                    report=clean,
+                    source=Source.WEB,
+                    client_key=client_key_for(browser_identity(request)),
+                )
+                target = "report_thanks" if report is not None else "report_already"
+                response = redirect(target, slug=service.slug)
+                response.set_cookie(COUNTRY_COOKIE, clean.country, max_age=YEAR, samesite="Lax")
+                return response
+            for field, messages in errors.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+        status = 400
+    else:
+        form = ReportForm(service=service, country=country)
+        status = 200
+    response = render(
+        request, "reports/report_form.html", {"service": service, "form": form}, status=status
+    )
+    return _with_browser_cookie(request, response)
+
+
+@require_GET
+def report_thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    return _confirmation(request, slug, counted=True)
+
+
+@require_GET
+def report_already(request: HttpRequest, slug: str) -> HttpResponse:
+    return _confirmation(request, slug, counted=False)
+
+
+def _confirmation(request: HttpRequest, slug: str, *, counted: bool) -> HttpResponse:
+    service = get_object_or_404(Service, slug=slug)
+    window = timedelta(minutes=15)
+    others = report_count_since(
+        service_id=service.id,
+        since=timezone.now() - window,
+        exclude_client_key=client_key_for(browser_identity(request)),
+    )
+    context = {
+        "service": service,
+        "others": others,
+        "counted": counted,
+        "dedupe_minutes": settings.REPORT_DEDUPE_WINDOW // 60,
+    }
+    return render(request, "reports/report_thanks.html", context)
+
+
+@require_GET
+def subdivisions_json(request: HttpRequest, country: str) -> JsonResponse:
+    code = country.upper()
+    if code not in countries():
+        return JsonResponse(
+            {"error": "not_found", "message": f"Unknown country '{code[:8]}'."}, status=404
+        )
+    items = [{"code": c, "name": n} for c, n in subdivisions_of(code)]
+    return JsonResponse({"country": code, "subdivisions": items})

@@ -1,0 +1,63 @@
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from outages.models import Service
+from outages.services import service_upsert
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings) -> None:
+    # Tests render templates without running collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    # Abuse-control state lives in the real Redis test database; start each test clean.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tiktok(db: None) -> Service:
+    return service_upsert(
+        slug="tiktok",
+        name="TikTok",
+        category="social",
+        home_url="https://www.tiktok.com",
+        problems=["playback", "upload", "login", "app", "other"],
+    )
+
+
+@pytest.fixture
+def gmail(db: None) -> Service:
+    return service_upsert(
+        slug="gmail",
+        name="Gmail",
+        category="email_productivity",
+        home_url="https://mail.google.com",
+        problems=["email", "login", "website", "other"],
+    )
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def token_api(db: None) -> APIClient:
+    user = User.objects.create_user("partner", password="unused-password-123")
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
