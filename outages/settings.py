@@ -146,6 +146,13 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 DEMO_TRICKLE = envbool("DEMO_TRICKLE", "False")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+if DEMO_TRICKLE:
+    CELERY_BEAT_SCHEDULE["demo-trickle"] = {
+        "task": "reports.tasks.simulate_trickle",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

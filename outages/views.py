@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from outages.models import Category, Service
 from outages.selectors import service_list
-from reports.selectors import report_count_since
+from reports.selectors import report_count_since, report_recent_comments
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -28,6 +28,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "service": service,
         "last_15m": report_count_since(service_id=service.id, since=now - timedelta(minutes=15)),
         "last_24h": report_count_since(service_id=service.id, since=now - timedelta(hours=24)),
+        "comments": report_recent_comments(service_id=service.id),
     }
     return render(request, "outages/service_detail.html", context)
 

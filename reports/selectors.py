@@ -10,3 +10,11 @@ def report_count_since(
     if exclude_client_key:
         qs = qs.exclude(client_key=exclude_client_key)
     return qs.count()
+
+
+def report_recent_comments(*, service_id: int, limit: int = 10) -> list[Report]:
+    return list(
+        Report.objects.filter(service_id=service_id)
+        .exclude(comment="")
+        .order_by("-created_at")[:limit]
+    )

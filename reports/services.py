@@ -56,8 +56,10 @@ def report_create_many(
     with transaction.atomic():
         if connection.vendor == "postgresql":
             table = Report._meta.db_table
-            with connection.cursor() as cursor:
-                sql = f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+            sql = f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+            # The raw psycopg cursor bypasses Django's error translation; restore it so callers
+            # see django.db errors (OperationalError, DataError) as with any other query.
+            with connection.cursor() as cursor, connection.wrap_database_errors:
                 with cursor.cursor.copy(sql) as copy:
                     for r, key in zip(reports, client_keys, strict=True):
                         copy.write_row(

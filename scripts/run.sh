@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the whole product on one machine: web (gunicorn), a Celery worker with embedded beat,
+# demo history and a live trickle of simulated reports. SQLite and a filesystem broker by
+# default; DATABASE_URL / REDIS_URL switch to PostgreSQL and Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+BIN=$(dirname "$PY")
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+export DEMO_TRICKLE=${DEMO_TRICKLE:-true}
+export OUTAGES_VAR_DIR=${OUTAGES_VAR_DIR:-$PWD/var}
+mkdir -p "$OUTAGES_VAR_DIR/broker/queue" "$OUTAGES_VAR_DIR/broker/processed"
+
+echo "== database: ${DATABASE_URL:-SQLite at $OUTAGES_VAR_DIR/outages.sqlite3}"
+"$PY" manage.py migrate --noinput -v1
+"$PY" manage.py seed_services
+"$PY" manage.py collectstatic --noinput -v0
+echo "== demo history (skipped when reports already exist)"
+"$PY" manage.py seed_demo
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    echo "== stopping"
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# One web process when abuse-control state is in-process (no Redis); threads serve concurrency.
+if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-2}; else workers=1; fi
+"$BIN/gunicorn" outages.wsgi:application --bind "$HOST:$PORT" --workers "$workers" \
+    --threads 4 --access-logfile - --error-logfile - >"$OUTAGES_VAR_DIR/web.log" 2>&1 &
+pids+=($!)
+# Solo pool: one process keeps memory low and SQLite writes serialised.
+"$BIN/celery" -A outages worker -B --pool=solo --loglevel=INFO \
+    --schedule="$OUTAGES_VAR_DIR/celerybeat-schedule" >"$OUTAGES_VAR_DIR/worker.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 60); do
+    if curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
+    sleep 0.5
+done
+echo
+echo "Outage Radar is running at http://$HOST:$PORT/"
+echo "  logs: $OUTAGES_VAR_DIR/web.log, $OUTAGES_VAR_DIR/worker.log — Ctrl-C stops everything."
+wait -n "${pids[@]}"
+echo "== a process exited; see the logs above" >&2
+exit 1

@@ -1,0 +1,136 @@
+import json
+
+import pytest
+from django.test import override_settings
+
+from reports.models import Report, Source
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/reports/batch"
+
+
+def item(**overrides):
+    return {"service": "tiktok", "problem": "upload", "country": "BR", **overrides}
+
+
+def post(client, body):
+    return client.post(URL, data=json.dumps(body), content_type="application/json")
+
+
+def test_it_stores_a_batch_in_one_go(token_api, tiktok, gmail):
+    reports = [item(subdivision="BR-RJ", client_id=f"u{i}") for i in range(2500)]
+    reports += [{"service": "gmail", "problem": "email", "country": "us"}] * 500
+    r = post(token_api, {"reports": reports})
+    assert r.status_code == 201, r.content[:500]
+    assert r.json() == {"created": 3000}
+    assert Report.objects.filter(service=tiktok, subdivision="BR-RJ").count() == 2500
+    assert Report.objects.filter(service=gmail, country="US").count() == 500
+    assert set(Report.objects.values_list("source", flat=True)) == {Source.BATCH}
+    assert Report.objects.values("client_key").distinct().count() == 2501
+    assert all(r.created_at.tzinfo is not None for r in Report.objects.all()[:10])
+
+
+def test_it_takes_ten_thousand_reports(token_api, tiktok):
+    r = post(token_api, {"reports": [item()] * 10_000})
+    assert r.status_code == 201
+    assert Report.objects.count() == 10_000
+
+
+def test_it_needs_a_token(api, tiktok):
+    r = post(api, {"reports": [item()]})
+    assert r.status_code == 401
+    assert r.json()["error"] == "not_authenticated"
+    assert Report.objects.count() == 0
+
+
+def test_it_rejects_a_bad_token(api, tiktok):
+    api.credentials(HTTP_AUTHORIZATION="Token nope")
+    r = post(api, {"reports": [item()]})
+    assert r.status_code == 401
+    assert Report.objects.count() == 0
+
+
+def test_one_bad_item_rejects_the_whole_batch(token_api, tiktok):
+    reports = [item() for _ in range(100)]
+    reports[37] = item(country="ZZ")
+    reports[80] = item(subdivision="US-CA")
+    r = post(token_api, {"reports": reports})
+    assert r.status_code == 400
+    fields = r.json()["fields"]
+    assert set(fields) == {"reports[37].country", "reports[80].subdivision"}
+    assert "not in country 'BR'" in fields["reports[80].subdivision"][0]
+    assert Report.objects.count() == 0
+
+
+def test_it_names_a_non_object_item(token_api, tiktok):
+    r = post(token_api, {"reports": [item(), "oops"]})
+    assert r.status_code == 400
+    assert "reports[1].non_field_errors" in r.json()["fields"]
+    assert Report.objects.count() == 0
+
+
+def test_it_rejects_a_bad_client_id(token_api, tiktok):
+    r = post(token_api, {"reports": [item(client_id=5)]})
+    assert r.status_code == 400
+    assert "reports[0].client_id" in r.json()["fields"]
+
+
+@override_settings(BATCH_MAX_REPORTS=10)
+def test_it_rejects_a_batch_over_the_limit(token_api, tiktok):
+    r = post(token_api, {"reports": [item()] * 11})
+    assert r.status_code == 400
+    assert "At most 10 reports" in r.json()["fields"]["reports"][0]
+    assert Report.objects.count() == 0
+
+
+def test_the_default_limit_is_ten_thousand(token_api, tiktok):
+    r = post(token_api, {"reports": [item()] * 10_001})
+    assert r.status_code == 400
+    assert "At most 10000 reports per call (got 10001)" in r.json()["fields"]["reports"][0]
+    assert Report.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [{}, {"reports": "x"}, {"reports": []}, [item()]])
+def test_it_needs_a_list_of_reports(token_api, tiktok, body):
+    r = post(token_api, body)
+    assert r.status_code == 400
+    assert "reports" in r.json()["fields"]
+
+
+def test_it_rejects_malformed_json(token_api, tiktok):
+    r = token_api.post(URL, data='{"reports": [', content_type="application/json")
+    assert r.status_code == 400
+    assert r.json()["fields"]["body"]
+
+
+def test_it_rejects_the_wrong_content_type(token_api, tiktok):
+    r = token_api.post(URL, data="a,b\n1,2", content_type="text/csv")
+    assert r.status_code == 415
+
+
+@override_settings(BATCH_MAX_BODY=1000)
+def test_it_rejects_an_oversized_body(token_api, tiktok):
+    r = post(token_api, {"reports": [item()] * 50})
+    assert r.status_code == 413
+    assert "at most 1000 bytes" in r.json()["message"]
+    assert Report.objects.count() == 0
+
+
+def test_a_failed_write_leaves_nothing(token_api, tiktok, monkeypatch):
+    # The database rejects the last row (a value too long for its column) mid-write: the
+    # transaction must roll back every row before it.
+    from reports import api as api_module
+
+    real = api_module.report_create_many
+
+    def sabotage(*, reports, client_keys, source):
+        bad = type(reports[-1])(reports[0].service_id, "upload", "BRA", "", "")
+        return real(reports=[*reports[:-1], bad], client_keys=client_keys, source=source)
+
+    monkeypatch.setattr(api_module, "report_create_many", sabotage)
+    from django.db import DataError
+
+    with pytest.raises(DataError):
+        post(token_api, {"reports": [item()] * 20})
+    assert Report.objects.count() == 0
