@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TEST_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint bench services clean
+.PHONY: run test lint bench services clean docker-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,14 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m mypy .
 
-test: $(VENV)/.installed-dev services lint
+test: $(VENV)/.installed-dev services lint docker-check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
 
 bench: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
+
+docker-check:
+	./docker/check.sh
 
 clean:
 	rm -rf $(VENV) var
