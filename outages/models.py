@@ -64,3 +64,63 @@ class Service(models.Model):
 
     def problem_choices(self) -> list[tuple[str, str]]:
         return [(code, PROBLEM_LABELS[code]) for code in self.problems]
+
+
+class Level(models.TextChoices):
+    OK = "ok", "No problems"
+    POSSIBLE = "possible", "Possible problems"
+    OUTAGE = "outage", "Problems"
+
+
+LEVEL_RANK = {Level.OK: 0, Level.POSSIBLE: 1, Level.OUTAGE: 2}
+
+
+class Outage(models.Model):
+    """An incident: reports for a service (globally, or in one country) well above its baseline.
+
+    Opened, updated and closed by the detection task. `country` is "" for a global incident.
+    """
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="outages")
+    country = models.CharField(max_length=2, blank=True, default="")
+    level = models.CharField(max_length=8, choices=Level.choices)
+    max_level = models.CharField(max_length=8, choices=Level.choices)
+    started_at = models.DateTimeField()
+    peak_at = models.DateTimeField()
+    peak_reports = models.FloatField(help_text="reports per minute at the peak")
+    peak_expected = models.FloatField(help_text="expected reports per minute at the peak")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # [{"country", "subdivision", "reports", "expected", "excess"}], largest excess first.
+    regions = models.JSONField(default=list, blank=True)
+    # [{"problem", "reports", "share"}], most reported first.
+    problems = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # Two detection workers racing must not open the same incident twice.
+            models.UniqueConstraint(
+                fields=["service", "country"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_open_outage_per_scope",
+            )
+        ]
+        indexes = [models.Index(fields=["service", "-started_at"], name="outage_service_started")]
+
+    def __str__(self) -> str:
+        scope = self.country or "global"
+        return f"{self.service_id} {scope} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ServiceStatus(models.Model):
+    """Current level of every service, rewritten by each detection pass: the home page and the
+    API read all services' status in one query."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="status")
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.OK)
+    since = models.DateTimeField(null=True, blank=True)
+    current = models.FloatField(default=0, help_text="reports per minute, recent")
+    expected = models.FloatField(default=0)
+    threshold = models.FloatField(default=0)
+    updated_at = models.DateTimeField()

@@ -198,6 +198,10 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
 CLIENT_KEY_SALT = envstr("CLIENT_KEY_SALT", SECRET_KEY)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY
 
+# Analytics.
+ROLLUP_LATENESS = envint("ROLLUP_LATENESS", "300")  # seconds a report may commit late
+RAW_REPORT_RETENTION_DAYS = envint("RAW_REPORT_RETENTION_DAYS", "90")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

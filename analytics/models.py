@@ -1,0 +1,50 @@
+from django.db import models
+
+from outages.models import Service
+
+
+class MinuteCount(models.Model):
+    """Reports per minute per (service, country, subdivision, problem): what every read uses.
+
+    Recomputed from the raw table by the rollup task, so it can always be rebuilt.
+    """
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    country = models.CharField(max_length=2)
+    subdivision = models.CharField(max_length=6, blank=True, default="")
+    problem = models.CharField(max_length=16)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "minute", "country", "subdivision", "problem"],
+                name="minutecount_key",
+            )
+        ]
+        indexes = [models.Index(fields=["minute"], name="minutecount_minute_idx")]
+
+
+class RollupState(models.Model):
+    """The rollup's watermark: every minute before `complete_until` has been rolled up once."""
+
+    name = models.CharField(max_length=32, unique=True)
+    complete_until = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Baseline(models.Model):
+    """Expected reports per minute by time of week (15-minute slots, Monday 00:00 UTC = 0),
+    for a service ("" country) or a (service, country) with enough volume."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    country = models.CharField(max_length=2, blank=True, default="")
+    slot = models.PositiveSmallIntegerField()
+    expected = models.FloatField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "country", "slot"], name="baseline_key")
+        ]
