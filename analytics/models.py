@@ -25,6 +25,9 @@ class MinuteCount(models.Model):
         ]
         indexes = [models.Index(fields=["minute"], name="minutecount_minute_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.minute:%Y-%m-%d %H:%M} {self.country} {self.count}"
+
 
 class RollupState(models.Model):
     """The rollup's watermark: every minute before `complete_until` has been rolled up once."""
@@ -32,6 +35,9 @@ class RollupState(models.Model):
     name = models.CharField(max_length=32, unique=True)
     complete_until = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.complete_until:%Y-%m-%d %H:%M}"
 
 
 class Baseline(models.Model):
@@ -48,3 +54,6 @@ class Baseline(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["service", "country", "slot"], name="baseline_key")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.country or 'all'} slot {self.slot}"

@@ -124,3 +124,6 @@ class ServiceStatus(models.Model):
     expected = models.FloatField(default=0)
     threshold = models.FloatField(default=0)
     updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.level}"

@@ -134,6 +134,8 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "data_folder_processed": str(_broker_dir / "processed"),
+        # Broadcast (pidbox) files; kombu's default is ./control in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"
@@ -146,13 +148,18 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 DEMO_TRICKLE = envbool("DEMO_TRICKLE", "False")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "rollup": {"task": "analytics.tasks.rollup_task", "schedule": 60.0},
+    "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
+}
 if DEMO_TRICKLE:
     CELERY_BEAT_SCHEDULE["demo-trickle"] = {
         "task": "reports.tasks.simulate_trickle",
         "schedule": 30.0,
         "options": {"expires": 25},
     }
+# A live burst for demos, e.g. "tiktok:BR:30:45" (service, country, factor, minutes).
+DEMO_TRICKLE_BURST = envstr("DEMO_TRICKLE_BURST", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

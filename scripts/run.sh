@@ -10,7 +10,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 export DEMO_TRICKLE=${DEMO_TRICKLE:-true}
 export OUTAGES_VAR_DIR=${OUTAGES_VAR_DIR:-$PWD/var}
-mkdir -p "$OUTAGES_VAR_DIR/broker/queue" "$OUTAGES_VAR_DIR/broker/processed"
+mkdir -p "$OUTAGES_VAR_DIR/broker/queue" "$OUTAGES_VAR_DIR/broker/processed" "$OUTAGES_VAR_DIR/broker/control"
 
 echo "== database: ${DATABASE_URL:-SQLite at $OUTAGES_VAR_DIR/outages.sqlite3}"
 "$PY" manage.py migrate --noinput -v1

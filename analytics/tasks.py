@@ -1,0 +1,24 @@
+"""Minute-by-minute analytics jobs. Each takes no model objects, calls one service function,
+and is safe to run twice or on two workers at once (see the service functions)."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from analytics.services import report_retention_run, rollup_run
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    expires=55,  # a rollup queued behind a stuck worker is superseded by the next minute's
+    ignore_result=True,
+)
+def rollup_task() -> int:
+    return rollup_run().rows
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def retention_task() -> int:
+    return report_retention_run()
