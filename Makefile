@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TEST_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint bench services clean docker-check
+.PHONY: run test lint bench bench-detect services clean docker-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: $(VENV)/.installed-dev services lint docker-check
 
 bench: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
+
+bench-detect: $(VENV)/.installed-dev
+	$(PY) bench/detect_quality.py
 
 docker-check:
 	./docker/check.sh

@@ -1,0 +1,188 @@
+"""Detection: causal, quick on clear outages, quiet on noise, hysteresis, many series at once."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analytics import detection
+from analytics.detection import detect, detect_frames, detect_many
+from tests.analytics.synthetic import START, add_outage, series
+
+OUTAGE_AT = START + pd.Timedelta(weeks=3, days=1, hours=13)
+
+
+def runs(flags: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) timestamp of each run of True."""
+    values = flags.to_numpy()
+    edges = np.diff(np.concatenate([[0], values.astype(int), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    index = pd.DatetimeIndex(flags.index)
+    return [(index[int(a)], index[int(b)]) for a, b in zip(starts, ends, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def outage_run() -> pd.DataFrame:
+    counts, _ = series(rate=20, weeks=3.5, seed=11, shape=10)
+    return detect(add_outage(counts, OUTAGE_AT, minutes=30, multiplier=5))
+
+
+def test_a_clear_outage_is_detected_within_a_few_buckets_and_closes(
+    outage_run: pd.DataFrame,
+) -> None:
+    alarms = runs(outage_run["state"] == "outage")
+    assert len(alarms) == 1
+    opened, closed = alarms[0]
+    assert OUTAGE_AT <= opened <= OUTAGE_AT + pd.Timedelta(minutes=3)
+    end = OUTAGE_AT + pd.Timedelta(minutes=30)
+    assert end <= closed <= end + pd.Timedelta(minutes=45)
+    assert (outage_run.loc[closed + pd.Timedelta(minutes=1) :, "state"] == "ok").all()
+
+
+def test_output_columns_and_published_threshold(outage_run: pd.DataFrame) -> None:
+    assert list(outage_run.columns) == ["count", "expected", "threshold", "score", "state"]
+    assert str(pd.DatetimeIndex(outage_run.index).tz) == "UTC"
+    assert set(outage_run["state"].unique()) <= {"ok", "possible", "outage"}
+    during = outage_run.loc[OUTAGE_AT : OUTAGE_AT + pd.Timedelta(minutes=29)]
+    # Five times the usual reports clear the published threshold most minutes.
+    assert (during["count"] >= during["threshold"]).mean() > 0.7
+    quiet = outage_run.loc[: OUTAGE_AT - pd.Timedelta(hours=1)].dropna()
+    assert (quiet["count"] >= quiet["threshold"]).mean() < 1e-3
+
+
+def test_detection_is_causal_a_prefix_gives_identical_rows(outage_run: pd.DataFrame) -> None:
+    counts, _ = series(rate=20, weeks=3.5, seed=11, shape=10)
+    counts = add_outage(counts, OUTAGE_AT, minutes=30, multiplier=5)
+    for cut in (OUTAGE_AT + pd.Timedelta(minutes=7), OUTAGE_AT - pd.Timedelta(minutes=1)):
+        prefix = detect(counts.loc[:cut], bucket=pd.Timedelta(minutes=1))
+        pd.testing.assert_frame_equal(prefix, outage_run.loc[:cut])
+
+
+def test_zeros_and_ones_do_not_alarm_on_a_single_burst() -> None:
+    counts, _ = series(rate=0.05, weeks=3, seed=12)
+    spiked = counts.copy()
+    for day, size in ((15, 3), (16, 10), (17, 2)):
+        at = START + pd.Timedelta(days=day, hours=15)
+        spiked.loc[[at]] += size  # one minute
+    two = START + pd.Timedelta(days=18, hours=15) + pd.to_timedelta([0, 1], unit="min")
+    spiked.loc[two] += 2
+    result = detect(spiked)
+    assert not (result["state"] == "outage").any()
+    assert detect(counts)["state"].eq("ok").mean() > 0.999
+
+
+def test_a_quiet_service_still_sees_a_real_outage() -> None:
+    counts, _ = series(rate=0.05, weeks=3, seed=13)
+    at = START + pd.Timedelta(weeks=2, days=3, hours=10)
+    result = detect(add_outage(counts, at, minutes=40, multiplier=60))
+    alarms = runs(result["state"] == "outage")
+    assert len(alarms) == 1
+    assert at <= alarms[0][0] <= at + pd.Timedelta(minutes=10)
+
+
+def test_a_noisy_plateau_does_not_flap() -> None:
+    counts, _ = series(rate=10, weeks=3, seed=14, shape=3)
+    at = START + pd.Timedelta(weeks=2, days=2, hours=8)
+    # Three hours hovering around the outage level, with heavy minute-to-minute noise.
+    plateau = add_outage(counts, at, minutes=180, multiplier=2.6, seed=5)
+    result = detect(plateau)
+    window = result.loc[at - pd.Timedelta(hours=2) : at + pd.Timedelta(hours=5)]
+    alarms = runs(window["state"] == "outage")
+    assert len(alarms) == 1
+    changes = (window["state"] != window["state"].shift()).sum() - 1
+    assert changes <= 4  # ok -> possible -> outage -> ok, at most one extra step
+
+
+def test_state_machine_hysteresis() -> None:
+    quiet = 3
+    score = np.array([0, 4, 0, 6, 3.5, 0, 3.2, 0, 0, 0, 0, 7, 0], dtype=float)[:, None]
+    strong = np.where(score >= 6, score, 0.0)
+    got = detection.states(score, strong, quiet)[:, 0].tolist()
+    # possible opens at 4, outage at 6, stays through scattered evidence, closes after 3 quiet.
+    assert got == [0, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 2, 2]
+
+
+def test_nb_tail_matches_scipy() -> None:
+    x = np.array([1, 3, 10, 40, 120], dtype=float)
+    mean = np.array([0.5, 2.0, 4.0, 20.0, 60.0])
+    var = np.array([0.5, 3.0, 4.0, 60.0, 420.0])
+    got = detection.nb_tail(x, mean, var)
+    size = mean**2 / np.where(var > mean, var - mean, 1.0)
+    want = np.where(
+        var > mean,
+        stats.nbinom.sf(x - 1, size, size / (size + mean)),
+        stats.poisson.sf(x - 1, mean),
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_threshold_is_the_smallest_outage_level_count() -> None:
+    mu = np.array([[0.05], [1.0], [20.0], [300.0]])
+    a_ind = np.full_like(mu, 0.1)
+    a_cor = np.full_like(mu, 0.02)
+    thr = detection.threshold(mu, a_ind, a_cor)[:, 0]
+    m = mu[:, 0]
+    var = m + 0.12 * m**2
+    limit = 10.0**-detection.SCORE_OUTAGE
+    assert (detection.nb_tail(thr, m, var) <= limit).all()
+    assert (thr >= m + detection.MIN_EXCESS).all()
+    assert (thr >= detection.OUTAGE_RATIO * m).all()
+    below = thr - 1
+    too_low = (detection.nb_tail(below, m, var) > limit) | (below < m + detection.MIN_EXCESS)
+    assert too_low.all()
+
+
+def test_detect_frames_handles_many_series_like_one() -> None:
+    a, _ = series(rate=3, weeks=2.5, seed=15)
+    b, _ = series(rate=0.3, weeks=2.5, seed=16)
+    b = add_outage(b, START + pd.Timedelta(weeks=2, days=1), minutes=60, multiplier=30)
+    frames = detect_frames(pd.DataFrame({"a": a, "b": b}))
+    single = detect(b)
+    np.testing.assert_array_equal(frames.state["b"].to_numpy(), single["state"].cat.codes)
+    np.testing.assert_allclose(frames.score["b"].to_numpy(), single["score"].to_numpy())
+    assert (frames.state["b"] == detection.OUTAGE).any()
+    assert not (frames.state["a"] == detection.OUTAGE).any()
+
+
+def test_detect_many_gives_the_latest_state_from_long_rows() -> None:
+    ids = ["quiet", "busy", "broken"]
+    parts = {}
+    for i, name in enumerate(ids):
+        counts, _ = series(rate=[0.2, 30, 5][i], weeks=2.2, seed=20 + i)
+        parts[name] = counts
+    end = parts["broken"].index[-1]
+    parts["broken"] = add_outage(parts["broken"], end - pd.Timedelta(minutes=20), 21, 8)
+    wide = pd.DataFrame(parts)
+    full = detect_frames(wide)
+    latest = detect_many(wide)
+    assert latest.loc["broken", "state"] == "outage"
+    assert latest.loc["quiet", "state"] == "ok"
+    assert latest.loc["busy", "state"] == "ok"
+    np.testing.assert_allclose(latest["expected"], full.expected.iloc[-1].to_numpy())
+    np.testing.assert_allclose(latest["score"], full.score.iloc[-1].to_numpy())
+    first_outage = int(np.argmax(full.state["broken"].to_numpy() == detection.OUTAGE))
+    opened = pd.DatetimeIndex(full.state.index)[first_outage]
+    assert latest.loc["broken", "since"] == opened
+
+    # The same data as long rows (zeros left out, as a database would) and hourly history.
+    recent = wide.loc[end - pd.Timedelta(hours=30) :]
+    long = recent.reset_index(names="bucket").melt(
+        id_vars="bucket", var_name="series_id", value_name="count"
+    )
+    long = long[long["count"] > 0]
+    # Hourly totals as the rollup keeps them: whole hours, up to the one the window starts in.
+    hourly = wide.resample("1h").sum().loc[: recent.index[0].floor("1h")]
+    history = hourly.reset_index(names="bucket").melt(
+        id_vars="bucket", var_name="series_id", value_name="count"
+    )
+    from_long = detect_many(long, history=history, end=end, bucket=pd.Timedelta(minutes=1))
+    pd.testing.assert_frame_equal(from_long.loc[ids], latest.loc[ids], check_names=False)
+
+
+def test_bad_input_is_refused() -> None:
+    index = pd.date_range(START, periods=5, freq="1min")
+    with pytest.raises(ValueError, match="increasing"):
+        detect(pd.Series([1.0, 2, 3, 4, 5], index=index[[0, 2, 1, 3, 4]]))
+    with pytest.raises(ValueError, match="bucket size"):
+        detect(pd.Series([1.0], index=index[:1]))
