@@ -40,20 +40,40 @@ class RollupState(models.Model):
         return f"{self.name} until {self.complete_until:%Y-%m-%d %H:%M}"
 
 
+class HourCount(models.Model):
+    """Reports per hour per (service, country), summed from MinuteCount by the rollup: the
+    weeks of history that baselines learn from, and the long ranges of charts."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    country = models.CharField(max_length=2)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "hour", "country"], name="hourcount_key")
+        ]
+        indexes = [models.Index(fields=["hour"], name="hourcount_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.hour:%Y-%m-%d %H:00} {self.country} {self.count}"
+
+
 class Baseline(models.Model):
-    """Expected reports per minute by time of week (15-minute slots, Monday 00:00 UTC = 0),
-    for a service ("" country) or a (service, country) with enough volume."""
+    """Expected reports per minute in each hour, for a service (country "") or a
+    (service, country) with enough volume. Fixed at the start of the hour from earlier data
+    only, rewritten by the hourly baseline task; charts draw it and the API publishes it."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
     country = models.CharField(max_length=2, blank=True, default="")
-    slot = models.PositiveSmallIntegerField()
-    expected = models.FloatField()
+    hour = models.DateTimeField()
+    expected = models.FloatField(help_text="reports per minute")
     computed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["service", "country", "slot"], name="baseline_key")
+            models.UniqueConstraint(fields=["service", "country", "hour"], name="baseline_key")
         ]
 
     def __str__(self) -> str:
-        return f"{self.service_id} {self.country or 'all'} slot {self.slot}"
+        return f"{self.service_id} {self.country or 'all'} {self.hour:%Y-%m-%d %H:00}"

@@ -1,24 +1,61 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import MinuteCount, RollupState
+from analytics.baseline import expected as baseline_expected
+from analytics.breakdown import problem_shares, region_excess
+from analytics.detection import detect_many
+from analytics.models import Baseline, HourCount, MinuteCount, RollupState
+from analytics.selectors import (
+    busy_countries,
+    hour_series,
+    minute_series,
+    parse_series_id,
+    window_breakdown,
+)
+from outages.models import LEVEL_RANK, Level, Outage, Service, ServiceStatus
+from outages.services import (
+    outage_observe,
+    outage_resolve,
+    outage_set_breakdown,
+    service_status_write,
+)
 from reports.models import Report
 
 ROLLUP = "minute"
+# Detection sees the last 30 hours per minute (a day for the bucket-level dispersion plus the
+# state machine's replay) and 7 weeks of hourly totals before that (5 for the weekly median,
+# plus the level and dispersion look-backs).
+DETECTION_MINUTES = timedelta(hours=30)
+DETECTION_HISTORY = timedelta(weeks=7)
+# Regions' usual shares come from the day before an incident.
+REFERENCE_SPAN = timedelta(hours=24)
+# The status line compares the last 15 minutes with what they should hold.
+STATUS_WINDOW = timedelta(minutes=15)
+# Stored baselines cover the longest chart range.
+BASELINE_STORE_SPAN = timedelta(days=8)
 
 _MINUTE_SQL = {
     "postgresql": "date_trunc('minute', created_at)",
     # Django stores SQLite datetimes as UTC text, 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
     "sqlite": "strftime('%%Y-%%m-%%d %%H:%%M:00', created_at)",
 }
+_HOUR_SQL = {
+    "postgresql": "date_trunc('hour', minute)",
+    "sqlite": "strftime('%%Y-%%m-%%d %%H:00:00', minute)",
+}
 
 
 def floor_minute(t: datetime) -> datetime:
     return t.replace(second=0, microsecond=0)
+
+
+def floor_hour(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -44,10 +81,23 @@ def _rollup_range(start: datetime, end: datetime) -> int:
         ON CONFLICT (service_id, minute, country, subdivision, problem)
         DO UPDATE SET count = excluded.count
     """
+    hour_sql = f"""
+        INSERT INTO {HourCount._meta.db_table} (service_id, hour, country, count)
+        SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, country, sum(count)
+        FROM {target}
+        WHERE minute >= %s AND minute < %s
+        GROUP BY service_id, h, country
+        ORDER BY service_id, h, country
+        ON CONFLICT (service_id, hour, country) DO UPDATE SET count = excluded.count
+    """
+    hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        adapt = connection.ops.adapt_datetimefield_value
         cursor.execute(sql, [adapt(start), adapt(end)])
-        return max(cursor.rowcount, 0)
+        rows = max(cursor.rowcount, 0)
+        # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
+        cursor.execute(hour_sql, [adapt(floor_hour(start)), adapt(hours_end)])
+        return rows
 
 
 def rollup_run(*, now: datetime | None = None) -> RollupResult:
@@ -107,3 +157,187 @@ def report_retention_run(*, now: datetime | None = None, batch_size: int = 10_00
         deleted += n
         if n < batch_size:
             return deleted
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    at: datetime
+    series: int
+    opened: int
+    resolved: int
+    active: int
+
+
+def _expected_reports(*, service_id: int, country: str, since: datetime, until: datetime) -> float:
+    """Reports expected over [since, until) from the stored hourly baselines."""
+    total = 0.0
+    for hour, per_minute in Baseline.objects.filter(
+        service_id=service_id, country=country, hour__gte=floor_hour(since), hour__lt=until
+    ).values_list("hour", "expected"):
+        lo, hi = max(hour, since), min(hour + timedelta(hours=1), until)
+        total += per_minute * max((hi - lo).total_seconds() / 60, 0.0)
+    return total
+
+
+def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
+    """Recompute an incident's affected regions and problems over its whole window."""
+    window = window_breakdown(
+        service_id=outage.service_id, since=outage.started_at, until=until, country=outage.country
+    )
+    reference = window_breakdown(
+        service_id=outage.service_id,
+        since=outage.started_at - REFERENCE_SPAN,
+        until=outage.started_at,
+        country=outage.country,
+    )
+    expected = _expected_reports(
+        service_id=outage.service_id,
+        country=outage.country,
+        since=outage.started_at,
+        until=until,
+    )
+    if expected <= 0 and not reference.empty:
+        minutes = (until - outage.started_at).total_seconds() / 60
+        expected = float(reference["count"].sum()) / (REFERENCE_SPAN.total_seconds() / 60) * minutes
+    regions = region_excess(window, reference, expected)
+    problems = problem_shares(window)
+    outage_set_breakdown(
+        outage_id=outage.id,
+        regions=[
+            {
+                "country": r["country"],
+                "subdivision": r["subdivision"],
+                "reports": int(r["reports"]),
+                "expected": round(float(r["expected"]), 1),
+                "excess": round(float(r["excess"]), 1),
+            }
+            for r in regions.to_dict("records")
+        ],
+        problems=[
+            {
+                "problem": p["problem"],
+                "reports": int(p["reports"]),
+                "share": round(float(p["share"]), 3),
+            }
+            for p in problems.to_dict("records")
+        ],
+    )
+
+
+def detection_run(*, now: datetime | None = None) -> DetectionResult:
+    """One detection pass over every service (and busy service-country pair) at once:
+    open, update and resolve incidents, and rewrite every service's status."""
+    now = now or timezone.now()
+    at = floor_minute(now) - timedelta(minutes=1)  # the last complete minute
+    since = floor_hour(at - DETECTION_MINUTES)
+    countries = busy_countries(
+        since=now - timedelta(days=7), min_reports=settings.COUNTRY_SERIES_MIN_REPORTS
+    )
+    counts = minute_series(since=since, until=at + timedelta(minutes=1), countries=countries)
+    history = hour_series(since=since - DETECTION_HISTORY, until=since, countries=countries)
+    if counts.empty:
+        results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
+    else:
+        results = detect_many(
+            counts,
+            bucket=pd.Timedelta(minutes=1),
+            history=history if not history.empty else None,
+            start=pd.Timestamp(since),
+            end=pd.Timestamp(at),
+        )
+    recent = (
+        counts[counts["bucket"] > pd.Timestamp(at - STATUS_WINDOW)] if not counts.empty else counts
+    )
+    recent_sum = recent.groupby("series_id")["count"].sum() if not recent.empty else pd.Series()
+
+    open_outages = {(o.service_id, o.country): o for o in Outage.objects.filter(ended_at=None)}
+    opened = resolved = active = 0
+    statuses: dict[int, ServiceStatus] = {}
+    for sid, row in results.iterrows():
+        service_id, country = parse_series_id(str(sid))
+        state = str(row["state"])
+        expected = float(row["expected"]) if pd.notna(row["expected"]) else 0.0
+        if state in (Level.POSSIBLE, Level.OUTAGE):
+            active += 1
+            started = pd.Timestamp(row["since"]).to_pydatetime()
+            outage, was_opened = outage_observe(
+                service_id=service_id,
+                country=country,
+                level=state,
+                at=at,
+                started_at=started,
+                reports=float(row["count"]),
+                expected=expected,
+            )
+            opened += int(was_opened)
+            open_outages.pop((service_id, country), None)
+            outage_breakdown_update(outage=outage, until=at + timedelta(minutes=1))
+        if country:
+            continue
+        statuses[service_id] = ServiceStatus(
+            service_id=service_id,
+            level=state if state in Level.values else Level.OK,
+            since=pd.Timestamp(row["since"]).to_pydatetime() if state != Level.OK else None,
+            current=float(recent_sum.get(str(sid), 0.0)),
+            expected=expected * STATUS_WINDOW.total_seconds() / 60,
+            threshold=float(row["threshold"]) if pd.notna(row["threshold"]) else 0.0,
+            updated_at=now,
+        )
+    # Incidents whose series is quiet again (or has no reports left at all) are resolved.
+    for outage in open_outages.values():
+        resolved += int(outage_resolve(outage_id=outage.id, ended_at=at))
+    # A country-only incident raises its service's level too: "problems in Brazil".
+    for outage in Outage.objects.filter(ended_at=None).exclude(country=""):
+        status = statuses.get(outage.service_id)
+        if status is not None and LEVEL_RANK[Level(outage.level)] > LEVEL_RANK[Level(status.level)]:
+            status.level = outage.level
+            status.since = outage.started_at
+    for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
+        statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
+    service_status_write(rows=list(statuses.values()))
+    return DetectionResult(
+        at=at, series=len(results), opened=opened, resolved=resolved, active=active
+    )
+
+
+def baseline_run(*, now: datetime | None = None) -> int:
+    """Store each series' expected reports per minute for the last BASELINE_STORE_SPAN and the
+    current hour (fixed at each hour's start from earlier data only)."""
+    now = now or timezone.now()
+    current = floor_hour(now)
+    countries = busy_countries(
+        since=now - timedelta(days=7), min_reports=settings.COUNTRY_SERIES_MIN_REPORTS
+    )
+    since = current - DETECTION_HISTORY - BASELINE_STORE_SPAN
+    rows = hour_series(since=since, until=current + timedelta(hours=1), countries=countries)
+    if rows.empty:
+        return 0
+    wide = rows.pivot_table(index="bucket", columns="series_id", values="count", aggfunc="sum")
+    index = pd.date_range(pd.Timestamp(since), pd.Timestamp(current), freq="1h")
+    wide = wide.reindex(index=index, fill_value=0.0).fillna(0.0)
+    expected = baseline_expected(wide, bucket=pd.Timedelta(hours=1))
+    keep = expected.loc[pd.Timestamp(current - BASELINE_STORE_SPAN) :]
+    objs = []
+    for sid in keep.columns:
+        service_id, country = parse_series_id(str(sid))
+        for hour, value in keep[sid].items():
+            if pd.isna(value):
+                continue
+            objs.append(
+                Baseline(
+                    service_id=service_id,
+                    country=country,
+                    hour=pd.Timestamp(str(hour)).to_pydatetime(),
+                    expected=float(value) / 60.0,
+                    computed_at=now,
+                )
+            )
+    Baseline.objects.bulk_create(
+        objs,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["service", "country", "hour"],
+        update_fields=["expected", "computed_at"],
+    )
+    Baseline.objects.filter(hour__lt=current - BASELINE_STORE_SPAN).delete()
+    return len(objs)

@@ -1,10 +1,12 @@
 """Minute-by-minute analytics jobs. Each takes no model objects, calls one service function,
 and is safe to run twice or on two workers at once (see the service functions)."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.db import OperationalError
 
-from analytics.services import report_retention_run, rollup_run
+from analytics.services import baseline_run, detection_run, report_retention_run, rollup_run
 
 
 @shared_task(
@@ -22,3 +24,23 @@ def rollup_task() -> int:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def retention_task() -> int:
     return report_retention_run()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=2,
+    expires=55,
+    ignore_result=True,
+)
+def detect_task(now: str | None = None) -> int:
+    """Rolls up first, so detection always sees the minute that just ended."""
+    at = datetime.fromisoformat(now) if now else None
+    rollup_run(now=at)
+    return detection_run(now=at).active
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def baseline_task() -> int:
+    return baseline_run()

@@ -150,6 +150,8 @@ CELERY_TIMEZONE = "UTC"
 DEMO_TRICKLE = envbool("DEMO_TRICKLE", "False")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rollup": {"task": "analytics.tasks.rollup_task", "schedule": 60.0},
+    "detect": {"task": "analytics.tasks.detect_task", "schedule": 60.0},
+    "baseline": {"task": "analytics.tasks.baseline_task", "schedule": 3600.0},
     "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
 }
 if DEMO_TRICKLE:
@@ -208,6 +210,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY
 # Analytics.
 ROLLUP_LATENESS = envint("ROLLUP_LATENESS", "300")  # seconds a report may commit late
 RAW_REPORT_RETENTION_DAYS = envint("RAW_REPORT_RETENTION_DAYS", "90")
+# A (service, country) gets a baseline and detection of its own above this many reports a week.
+COUNTRY_SERIES_MIN_REPORTS = envint("COUNTRY_SERIES_MIN_REPORTS", "200")
 
 LOGGING = {
     "version": 1,

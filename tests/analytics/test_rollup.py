@@ -142,3 +142,22 @@ def test_retention_waits_for_the_rollup(tiktok):
     add(tiktok, T0 - timedelta(days=100), 5)
     assert report_retention_run(now=T0) == 0
     assert Report.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_hour_totals_follow_the_minutes(tiktok):
+    from analytics.models import HourCount
+
+    add(tiktok, T0 + timedelta(minutes=5), 2)
+    add(tiktok, T0 + timedelta(minutes=50), 3, country="BR")
+    add(tiktok, T0 + timedelta(minutes=59, seconds=59), 1)
+    rollup_run(now=T0 + timedelta(minutes=55))
+    # A later run whose range starts mid-hour must still leave exact hour totals.
+    add(tiktok, T0 + timedelta(hours=1, minutes=2), 4)
+    rollup_run(now=T0 + timedelta(hours=1, minutes=3))
+    hours = {(h.hour, h.country): h.count for h in HourCount.objects.all()}
+    assert hours == {
+        (T0, "US"): 3,
+        (T0, "BR"): 3,
+        (T0 + timedelta(hours=1), "US"): 4,
+    }

@@ -1,0 +1,90 @@
+"""Reads for analytics: plain rows out of the rollup tables, shaped for the pure functions."""
+
+from datetime import datetime
+
+import pandas as pd
+from django.db.models import Sum
+
+from analytics.models import HourCount, MinuteCount
+
+
+def series_id(service_id: int, country: str = "") -> str:
+    """Detection series: "12" is service 12 worldwide, "12:BR" is service 12 in Brazil."""
+    return f"{service_id}:{country}" if country else str(service_id)
+
+
+def parse_series_id(sid: str) -> tuple[int, str]:
+    service, _, country = sid.partition(":")
+    return int(service), country
+
+
+def _long(
+    rows: list[tuple[int, str, datetime, int]], countries: set[tuple[int, str]]
+) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["service_id", "country", "bucket", "count"])
+    if frame.empty:
+        return pd.DataFrame(columns=["series_id", "bucket", "count"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    total = frame.groupby(["service_id", "bucket"], as_index=False).agg(count=("count", "sum"))
+    total["series_id"] = total["service_id"].astype(str)
+    keep = pd.Series(
+        [(s, c) in countries for s, c in zip(frame["service_id"], frame["country"], strict=True)],
+        index=frame.index,
+    )
+    per_country = frame[keep].copy()
+    per_country["series_id"] = per_country["service_id"].astype(str) + ":" + per_country["country"]
+    cols = ["series_id", "bucket", "count"]
+    parts: list[pd.DataFrame] = [total[cols], per_country[cols]]
+    return pd.concat(parts, ignore_index=True)
+
+
+def busy_countries(*, since: datetime, min_reports: int) -> set[tuple[int, str]]:
+    """(service, country) pairs with enough volume for a baseline of their own."""
+    rows = (
+        HourCount.objects.filter(hour__gte=since)
+        .values("service_id", "country")
+        .annotate(n=Sum("count"))
+        .filter(n__gte=min_reports)
+        .values_list("service_id", "country")
+    )
+    return {(s, c) for s, c in rows}
+
+
+def minute_series(
+    *, since: datetime, until: datetime, countries: set[tuple[int, str]]
+) -> pd.DataFrame:
+    """Long rows (series_id, bucket, count) per minute: every service worldwide, plus the
+    given (service, country) pairs."""
+    rows = list(
+        MinuteCount.objects.filter(minute__gte=since, minute__lt=until)
+        .values("service_id", "country", "minute")
+        .annotate(n=Sum("count"))
+        .values_list("service_id", "country", "minute", "n")
+    )
+    return _long(rows, countries)
+
+
+def hour_series(
+    *, since: datetime, until: datetime, countries: set[tuple[int, str]]
+) -> pd.DataFrame:
+    rows = list(
+        HourCount.objects.filter(hour__gte=since, hour__lt=until).values_list(
+            "service_id", "country", "hour", "count"
+        )
+    )
+    return _long(rows, countries)
+
+
+def window_breakdown(
+    *, service_id: int, since: datetime, until: datetime, country: str = ""
+) -> pd.DataFrame:
+    """Rows (country, subdivision, problem, count) of one service over a window."""
+    qs = MinuteCount.objects.filter(service_id=service_id, minute__gte=since, minute__lt=until)
+    if country:
+        qs = qs.filter(country=country)
+    rows = list(
+        qs.values("country", "subdivision", "problem")
+        .annotate(n=Sum("count"))
+        .values_list("country", "subdivision", "problem", "n")
+    )
+    return pd.DataFrame(rows, columns=["country", "subdivision", "problem", "count"])

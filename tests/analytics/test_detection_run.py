@@ -1,0 +1,183 @@
+import threading
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from analytics.services import baseline_run, detection_run, rollup_run
+from outages.models import Outage, ServiceStatus
+from reports.models import Report
+
+NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
+
+
+def steady_history(service, *, hours=30, per_minute=4.0, seed=1):
+    """Reports at a steady rate (Poisson) up to NOW, spread over US, GB and DE."""
+    rng = np.random.default_rng(seed)
+    start = NOW.replace(second=0) - timedelta(hours=hours)
+    rows = []
+    for m in range(hours * 60):
+        minute = start + timedelta(minutes=m)
+        for i in range(rng.poisson(per_minute)):
+            rows.append(
+                Report(
+                    service=service,
+                    problem=service.problems[i % 2],
+                    country=("US", "GB", "DE", "US")[i % 4],
+                    created_at=minute + timedelta(seconds=int(rng.integers(0, 60))),
+                    source="api",
+                    client_key=f"h{m}-{i}",
+                )
+            )
+    Report.objects.bulk_create(rows, batch_size=5000)
+
+
+def burst(service, *, minutes=12, per_minute=60, country="BR", problem="upload", end=NOW):
+    rows = []
+    first = end.replace(second=0) - timedelta(minutes=minutes)
+    for m in range(minutes):
+        for i in range(per_minute):
+            rows.append(
+                Report(
+                    service=service,
+                    problem=problem if i % 5 else "login",
+                    country=country,
+                    subdivision="BR-SP" if i % 3 == 0 else "",
+                    created_at=first + timedelta(minutes=m, seconds=i % 60),
+                    source="api",
+                    client_key=f"b{m}-{i}",
+                )
+            )
+    Report.objects.bulk_create(rows, batch_size=5000)
+
+
+def run(at):
+    rollup_run(now=at)
+    baseline_run(now=at)
+    return detection_run(now=at)
+
+
+@pytest.mark.django_db
+def test_a_burst_opens_an_incident_with_its_region_and_problem(tiktok, gmail):
+    steady_history(tiktok)
+    steady_history(gmail, seed=2)
+    burst(tiktok)
+    result = run(NOW)
+    assert result.opened >= 1
+    outage = Outage.objects.get(service=tiktok, country="", ended_at=None)
+    assert outage.level == "outage"
+    assert NOW - timedelta(minutes=14) <= outage.started_at <= NOW
+    assert outage.regions[0]["country"] == "BR"
+    assert outage.regions[0]["subdivision"] == ""
+    assert outage.regions[0]["excess"] > 300
+    assert any(r["subdivision"] == "BR-SP" for r in outage.regions)
+    assert outage.problems[0]["problem"] == "upload"
+    assert 0.6 < outage.problems[0]["share"] < 0.9
+    assert outage.peak_reports > outage.peak_expected * 5
+    assert not Outage.objects.filter(service=gmail).exists()
+    status = {s.service.slug: s for s in ServiceStatus.objects.select_related("service")}
+    assert status["tiktok"].level == "outage"
+    assert status["tiktok"].since is not None
+    assert status["tiktok"].current > status["tiktok"].expected * 5
+    assert status["gmail"].level == "ok"
+
+
+@pytest.mark.django_db
+def test_the_incident_is_updated_then_resolved_when_reports_stop(tiktok):
+    steady_history(tiktok)
+    burst(tiktok)
+    run(NOW)
+    first = Outage.objects.get(service=tiktok, country="")
+    # Reports keep coming at the usual rate and mix, the burst is over.
+    later = NOW + timedelta(minutes=45)
+    rows = [
+        Report(
+            service=tiktok,
+            problem="playback",
+            country=("US", "GB", "DE", "US")[k % 4],
+            created_at=NOW + timedelta(seconds=15 * k),
+            source="api",
+            client_key=f"after{k}",
+        )
+        for k in range(45 * 4)
+    ]
+    Report.objects.bulk_create(rows)
+    run(later)
+    outage = Outage.objects.get(id=first.id)
+    assert outage.ended_at is not None
+    assert NOW < outage.ended_at <= later
+    assert outage.max_level == "outage"
+    assert ServiceStatus.objects.get(service=tiktok).level == "ok"
+    assert Outage.objects.filter(ended_at=None).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_quiet_service_does_not_alarm_on_a_few_reports(gmail):
+    burst(gmail, minutes=3, per_minute=1, problem="email", country="US")
+    run(NOW)
+    assert not Outage.objects.exists()
+    assert ServiceStatus.objects.get(service=gmail).level == "ok"
+
+
+@pytest.mark.django_db
+def test_a_rerun_of_the_same_minute_changes_nothing(tiktok):
+    steady_history(tiktok)
+    burst(tiktok)
+    run(NOW)
+    before = list(Outage.objects.values())
+    run(NOW)
+    after = list(Outage.objects.values())
+    for row in (*before, *after):
+        row.pop("updated_at")
+    assert before == after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_detection_never_opens_two_incidents(tiktok):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    steady_history(tiktok)
+    burst(tiktok)
+    rollup_run(now=NOW)
+    baseline_run(now=NOW)
+    errors = []
+    barrier = threading.Barrier(4)
+
+    def worker():
+        try:
+            barrier.wait()
+            detection_run(now=NOW)
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Outage.objects.filter(service=tiktok, country="", ended_at=None).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_open_incident(tiktok):
+    from django.db import IntegrityError, transaction
+
+    fields = dict(
+        service=tiktok,
+        country="",
+        level="outage",
+        max_level="outage",
+        started_at=NOW,
+        peak_at=NOW,
+        peak_reports=10,
+        peak_expected=1,
+    )
+    Outage.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Outage.objects.create(**fields)
+    Outage.objects.create(**{**fields, "country": "BR"})
+    Outage.objects.create(**{**fields, "ended_at": NOW})
