@@ -88,3 +88,15 @@ def window_breakdown(
         .values_list("country", "subdivision", "problem", "n")
     )
     return pd.DataFrame(rows, columns=["country", "subdivision", "problem", "count"])
+
+
+def to_wide(rows: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Long (series_id, bucket, count) rows to a regular matrix on `index`.
+
+    Buckets with no rows are 0 reports, except before a series' first report, which are NaN
+    ("not observed"): a service added last week has no history, not five weeks of silence.
+    """
+    wide = rows.pivot_table(index="bucket", columns="series_id", values="count", aggfunc="sum")
+    wide = wide.reindex(index=index).fillna(0.0)
+    seen = (wide > 0).cummax()
+    return wide.where(seen)

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
@@ -8,13 +9,14 @@ from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
 from analytics.breakdown import problem_shares, region_excess
-from analytics.detection import detect_many
+from analytics.detection import STATES, detect_frames, detect_many
 from analytics.models import Baseline, HourCount, MinuteCount, RollupState
 from analytics.selectors import (
     busy_countries,
     hour_series,
     minute_series,
     parse_series_id,
+    to_wide,
     window_breakdown,
 )
 from outages.models import LEVEL_RANK, Level, Outage, Service, ServiceStatus
@@ -36,6 +38,7 @@ DETECTION_HISTORY = timedelta(weeks=7)
 REFERENCE_SPAN = timedelta(hours=24)
 # The status line compares the last 15 minutes with what they should hold.
 STATUS_WINDOW = timedelta(minutes=15)
+STATE_LEVELS = {i: Level(name) for i, name in enumerate(STATES)}
 # Stored baselines cover the longest chart range.
 BASELINE_STORE_SPAN = timedelta(days=8)
 
@@ -238,13 +241,23 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     if counts.empty:
         results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
     else:
-        results = detect_many(
-            counts,
-            bucket=pd.Timedelta(minutes=1),
-            history=history if not history.empty else None,
-            start=pd.Timestamp(since),
-            end=pd.Timestamp(at),
-        )
+        minutes = pd.date_range(pd.Timestamp(since), pd.Timestamp(at), freq="1min")
+        wide = to_wide(counts, minutes)
+        hist_wide = None
+        if not history.empty:
+            hours = pd.date_range(
+                pd.Timestamp(since - DETECTION_HISTORY),
+                pd.Timestamp(since),
+                freq="1h",
+                inclusive="left",
+            )
+            hist_wide = to_wide(history, hours)
+            # A series seen in the history but silent for the last 30 hours is still a series.
+            wide = wide.reindex(columns=wide.columns.union(hist_wide.columns))
+            hist_wide = hist_wide.reindex(columns=wide.columns)
+            seen = hist_wide.notna().any()
+            wide.loc[:, seen] = wide.loc[:, seen].fillna(0.0)
+        results = detect_many(wide, bucket=pd.Timedelta(minutes=1), history=hist_wide)
     recent = (
         counts[counts["bucket"] > pd.Timestamp(at - STATUS_WINDOW)] if not counts.empty else counts
     )
@@ -257,7 +270,11 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         service_id, country = parse_series_id(str(sid))
         state = str(row["state"])
         expected = float(row["expected"]) if pd.notna(row["expected"]) else 0.0
-        if state in (Level.POSSIBLE, Level.OUTAGE):
+        # An incident opens on outage-level evidence only; "possible problems" shows on the
+        # status line, and keeps an already open incident going.
+        if state == Level.OUTAGE or (
+            state == Level.POSSIBLE and (service_id, country) in open_outages
+        ):
             active += 1
             started = pd.Timestamp(row["since"]).to_pydatetime()
             outage, was_opened = outage_observe(
@@ -312,9 +329,8 @@ def baseline_run(*, now: datetime | None = None) -> int:
     rows = hour_series(since=since, until=current + timedelta(hours=1), countries=countries)
     if rows.empty:
         return 0
-    wide = rows.pivot_table(index="bucket", columns="series_id", values="count", aggfunc="sum")
     index = pd.date_range(pd.Timestamp(since), pd.Timestamp(current), freq="1h")
-    wide = wide.reindex(index=index, fill_value=0.0).fillna(0.0)
+    wide = to_wide(rows, index)
     expected = baseline_expected(wide, bucket=pd.Timedelta(hours=1))
     keep = expected.loc[pd.Timestamp(current - BASELINE_STORE_SPAN) :]
     objs = []
@@ -341,3 +357,73 @@ def baseline_run(*, now: datetime | None = None) -> int:
     )
     Baseline.objects.filter(hour__lt=current - BASELINE_STORE_SPAN).delete()
     return len(objs)
+
+
+def incidents_backfill(*, since: datetime, until: datetime) -> int:
+    """Replay detection over stored minute counts and record the incidents it would have
+    opened and closed (a new site, or history imported in bulk). Runs still open at `until`
+    are left to the live task. Safe to rerun: an incident with the same start is kept."""
+    countries = busy_countries(
+        since=until - timedelta(days=7), min_reports=settings.COUNTRY_SERIES_MIN_REPORTS
+    )
+    start = floor_hour(since)
+    end = floor_minute(until)
+    counts = minute_series(since=start, until=end, countries=countries)
+    if counts.empty:
+        return 0
+    history = hour_series(since=start - DETECTION_HISTORY, until=start, countries=countries)
+    step = pd.Timedelta(minutes=1)
+    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end) - step, freq=step)
+    wide = to_wide(counts, index)
+    hist_wide = None
+    if not history.empty:
+        hist_index = pd.date_range(
+            pd.Timestamp(start - DETECTION_HISTORY),
+            pd.Timestamp(start),
+            freq="1h",
+            inclusive="left",
+        )
+        hist_wide = to_wide(history, hist_index).reindex(columns=wide.columns)
+        # Series already seen in the history: silence at the window's start is real.
+        seen = hist_wide.notna().any()
+        wide.loc[:, seen] = wide.loc[:, seen].fillna(0.0)
+    frames = detect_frames(wide, bucket=step, history=hist_wide)
+    state = frames.state.to_numpy()
+    counts_m = frames.counts.to_numpy()
+    expected_m = np.nan_to_num(frames.expected.to_numpy())
+    created = 0
+    for j, sid in enumerate(wide.columns):
+        service_id, country = parse_series_id(str(sid))
+        active = state[:, j] > 0
+        if not active.any():
+            continue
+        edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+        for first_np, stop_np in zip(
+            np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True
+        ):
+            first, stop = int(first_np), int(stop_np)
+            if stop >= len(index):
+                continue  # still open: the live task owns it
+            peak = int(np.argmax(counts_m[first:stop, j])) + first
+            level = STATE_LEVELS[int(state[first:stop, j].max())]
+            if level != Level.OUTAGE:
+                continue  # "possible problems" alone is a status, not an incident
+            outage, was_created = Outage.objects.get_or_create(
+                service_id=service_id,
+                country=country,
+                started_at=pd.Timestamp(index[first]).to_pydatetime(),
+                defaults={
+                    "level": Level.OK,
+                    "max_level": level,
+                    "peak_at": pd.Timestamp(index[peak]).to_pydatetime(),
+                    "peak_reports": float(counts_m[peak, j]),
+                    "peak_expected": float(expected_m[peak, j]),
+                    "ended_at": pd.Timestamp(index[stop]).to_pydatetime(),
+                },
+            )
+            if was_created:
+                created += 1
+                outage_breakdown_update(
+                    outage=outage, until=pd.Timestamp(index[stop]).to_pydatetime()
+                )
+    return created

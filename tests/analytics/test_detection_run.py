@@ -12,10 +12,10 @@ from reports.models import Report
 NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
 
 
-def steady_history(service, *, hours=30, per_minute=4.0, seed=1):
-    """Reports at a steady rate (Poisson) up to NOW, spread over US, GB and DE."""
+def steady_history(service, *, hours=30, per_minute=4.0, seed=1, end=NOW):
+    """Reports at a steady rate (Poisson) up to `end`, spread over US, GB and DE."""
     rng = np.random.default_rng(seed)
-    start = NOW.replace(second=0) - timedelta(hours=hours)
+    start = end.replace(second=0, microsecond=0) - timedelta(hours=hours)
     rows = []
     for m in range(hours * 60):
         minute = start + timedelta(minutes=m)
@@ -35,7 +35,7 @@ def steady_history(service, *, hours=30, per_minute=4.0, seed=1):
 
 def burst(service, *, minutes=12, per_minute=60, country="BR", problem="upload", end=NOW):
     rows = []
-    first = end.replace(second=0) - timedelta(minutes=minutes)
+    first = end.replace(second=0, microsecond=0) - timedelta(minutes=minutes)
     for m in range(minutes):
         for i in range(per_minute):
             rows.append(
@@ -181,3 +181,36 @@ def test_the_database_refuses_a_second_open_incident(tiktok):
         Outage.objects.create(**fields)
     Outage.objects.create(**{**fields, "country": "BR"})
     Outage.objects.create(**{**fields, "ended_at": NOW})
+
+
+@pytest.mark.django_db
+def test_backfill_records_a_past_incident_once(tiktok):
+    from analytics.services import incidents_backfill
+
+    steady_history(tiktok, hours=40)
+    burst(tiktok, minutes=20, end=NOW - timedelta(hours=5))
+    rollup_run(now=NOW)
+    baseline_run(now=NOW)
+    assert incidents_backfill(since=NOW - timedelta(hours=40), until=NOW) >= 1
+    outage = Outage.objects.get(service=tiktok, country="")
+    start = NOW.replace(second=0) - timedelta(hours=5, minutes=20)
+    assert start <= outage.started_at <= start + timedelta(minutes=5)
+    assert outage.ended_at is not None
+    assert start + timedelta(minutes=20) < outage.ended_at < start + timedelta(minutes=70)
+    assert outage.max_level == "outage"
+    assert outage.regions[0]["country"] == "BR"
+    assert incidents_backfill(since=NOW - timedelta(hours=40), until=NOW) == 0
+
+
+@pytest.mark.django_db
+def test_a_new_service_has_no_imagined_silent_history(tiktok):
+    # Only the last 30 hours exist: weeks before that are unknown, not zero reports, so the
+    # stored baseline follows the recent level instead of collapsing to nothing.
+    from analytics.models import Baseline
+
+    steady_history(tiktok, per_minute=4.0)
+    rollup_run(now=NOW)
+    baseline_run(now=NOW)
+    latest = Baseline.objects.filter(service=tiktok, country="").order_by("-hour").first()
+    assert latest is not None
+    assert 2.5 < latest.expected < 6.0
