@@ -427,3 +427,16 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
                     outage=outage, until=pd.Timestamp(index[stop]).to_pydatetime()
                 )
     return created
+
+
+def rollup_rewind(*, since: datetime) -> None:
+    """Make the next rollup recompute everything from `since` (reports were loaded in bulk
+    with past timestamps)."""
+    RollupState.objects.filter(name=ROLLUP, complete_until__gt=since).update(complete_until=since)
+
+
+@transaction.atomic
+def analytics_reset() -> None:
+    """Forget everything derived from the raw reports; the next rollup rebuilds it."""
+    for model in (MinuteCount, HourCount, Baseline, RollupState, Outage, ServiceStatus):
+        model.objects.all().delete()

@@ -16,8 +16,10 @@ echo "== database: ${DATABASE_URL:-SQLite at $OUTAGES_VAR_DIR/outages.sqlite3}"
 "$PY" manage.py migrate --noinput -v1
 "$PY" manage.py seed_services
 "$PY" manage.py collectstatic --noinput -v0
-echo "== demo history (skipped when reports already exist)"
-"$PY" manage.py seed_demo
+echo "== demo history (first run: 14 days; later runs fill the time since the last report)"
+"$PY" manage.py seed_demo --top-up
+echo "== rollups, baselines and past incidents"
+"$PY" manage.py detect_history
 
 pids=()
 cleanup() {

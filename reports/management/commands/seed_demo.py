@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
 from django.utils import timezone
 
+from analytics.services import analytics_reset, rollup_rewind
 from reports import demo
 from reports.models import Report
 from reports.tasks import demo_reports_delete_all, demo_reports_insert
@@ -56,7 +57,8 @@ class Command(BaseCommand):
         if Report.objects.exists():
             if options["force"]:
                 deleted = demo_reports_delete_all()
-                self.stdout.write(f"Deleted {deleted:,} existing reports.")
+                analytics_reset()
+                self.stdout.write(f"Deleted {deleted:,} existing reports and what was derived.")
             elif options["top_up"]:
                 newest = Report.objects.aggregate(newest=Max("created_at"))["newest"]
                 if newest is None or end - newest < timedelta(minutes=1):
@@ -70,6 +72,8 @@ class Command(BaseCommand):
                 )
                 return
         self._seed(start=start, end=end, seed=options["seed"], scale=options["scale"])
+        # The history is stamped in the past: the rollup must go back over it.
+        rollup_rewind(since=start)
 
     def _seed(self, *, start: datetime, end: datetime, seed: int, scale: float) -> None:
         began = time.monotonic()
