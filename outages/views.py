@@ -1,36 +1,103 @@
-from datetime import timedelta
-
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from outages import selectors
 from outages.models import Category, Service
-from outages.selectors import service_list
-from reports.selectors import report_count_since, report_recent_comments
+from outages.regions import countries, country_name
+from reports.selectors import report_recent_comments
+
+# Pages show the last hour on maps and in region lists: long enough to hold a few reports on
+# a quiet service, short enough to show what is happening now.
+PAGE_WINDOW = "1h"
+
+
+def sparkline_points(values: list[int], *, width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a small trend line, scaled to the series' own maximum."""
+    top = max(max(values), 1)
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 1 - (v / top) * (height - 2):.1f}" for i, v in enumerate(values)
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    services = service_list()
-    by_category: dict[str, list[Service]] = {}
-    for service in services:
-        by_category.setdefault(service.get_category_display(), []).append(service)
-    return render(
-        request,
-        "outages/home.html",
-        {"by_category": by_category, "service_count": len(services), "categories": Category},
-    )
+    rows = selectors.service_statuses()
+    query = request.GET.get("q", "").strip()
+    category = request.GET.get("category", "")
+    if category not in Category.values:
+        category = ""
+    shown = [
+        r
+        for r in rows
+        if (not query or query.casefold() in r.name.casefold())
+        and (not category or r.category == category)
+    ]
+    spark = selectors.sparklines(now=timezone.now())
+    context = {
+        "problems_now": selectors.problems_now(rows),
+        "services": [
+            (r, sparkline_points(spark.get(r.id, [0] * 24)), sum(spark.get(r.id, [])))
+            for r in shown
+        ],
+        "service_count": len(rows),
+        "categories": Category.choices,
+        "query": query,
+        "category": category,
+    }
+    return render(request, "outages/home.html", context)
 
 
 def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
+    row = selectors.service_row(slug=slug)
+    assert row is not None  # the service exists
     now = timezone.now()
+    incidents = selectors.incidents_open(service_id=service.id)
+    last_15m, last_24h = selectors.report_counts(service_id=service.id, now=now)
     context = {
         "service": service,
-        "last_15m": report_count_since(service_id=service.id, since=now - timedelta(minutes=15)),
-        "last_24h": report_count_since(service_id=service.id, since=now - timedelta(hours=24)),
+        "row": row,
+        "headline": selectors.headline(service=row, incidents=incidents),
+        "last_15m": last_15m,
+        "last_24h": last_24h,
+        "trend": selectors.service_trend(service_id=service.id, range_name="24h", now=now),
+        "problems": selectors.service_problems(service_id=service.id, window=PAGE_WINDOW, now=now),
+        "regions": selectors.service_heatmap(service_id=service.id, window=PAGE_WINDOW, now=now)[
+            :15
+        ],
+        "window": PAGE_WINDOW,
+        "open_incidents": incidents,
+        "past_incidents": selectors.incidents_past(service_id=service.id),
         "comments": report_recent_comments(service_id=service.id),
     }
     return render(request, "outages/service_detail.html", context)
+
+
+def live_map(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "regions": selectors.world_heatmap(window=PAGE_WINDOW, now=now)[:20],
+        "open_incidents": selectors.incidents_open(),
+        "problems_now": selectors.problems_now(selectors.service_statuses()),
+        "window": PAGE_WINDOW,
+    }
+    return render(request, "outages/map.html", context)
+
+
+def region(request: HttpRequest, country: str) -> HttpResponse:
+    code = country.upper()
+    if code not in countries():
+        raise Http404("Unknown country")
+    now = timezone.now()
+    context = {
+        "country": code,
+        "country_name": country_name(code),
+        "services": selectors.region_services(country=code, window=PAGE_WINDOW, now=now),
+        "open_incidents": selectors.incidents_open(country=code),
+        "window": PAGE_WINDOW,
+    }
+    return render(request, "outages/region.html", context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -10,6 +10,13 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v redis-server >/dev
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
 fi
 
+# Browser tests (tests/browser) drive Debian's Chromium through Playwright.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! pg_isready -q -h 127.0.0.1; then
     echo "== starting postgresql"
     as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start

@@ -1,0 +1,370 @@
+// Live pages: draws the report chart and the choropleth maps as SVG, and refreshes every
+// page's data from the JSON API. The server renders every number as text and tables first;
+// this script only adds pictures and keeps them current, so the pages work without it.
+(function () {
+  "use strict";
+  var REFRESH_MS = 45000;
+  var SVG = "http://www.w3.org/2000/svg";
+  // ColorBrewer YlOrBr (colour-blind safe, sequential) by reports relative to usual.
+  var BINS = [1.5, 2, 4, 8];
+  var COLOURS = ["#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404"];
+  var NO_DATA = "#e6e6e6";
+  var LEVEL_LABELS = { ok: "No problems", possible: "Possible problems", outage: "Problems" };
+
+  function svg(name, attrs, parent) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function html(name, attrs, text, parent) {
+    var node = document.createElement(name);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+  function every(task) {
+    task();
+    setInterval(function () { if (!document.hidden) task(); }, REFRESH_MS);
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function hhmm(iso) { var d = new Date(iso); return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()); }
+  var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  function dayHhmm(iso) { return DAYS[new Date(iso).getUTCDay()] + " " + hhmm(iso); }
+  function fixed(x, digits) { return x === null || x === undefined ? "—" : Number(x).toFixed(digits); }
+  function colour(ratio) {
+    for (var i = 0; i < BINS.length; i++) if (ratio < BINS[i]) return COLOURS[i];
+    return COLOURS[BINS.length];
+  }
+  function levelBadge(level) {
+    var span = html("span", { "class": "level level-" + level });
+    html("span", { "class": "level-icon", "aria-hidden": "true" }, null, span);
+    span.appendChild(document.createTextNode(LEVEL_LABELS[level] || level));
+    return span;
+  }
+  // The smallest "round" top (4 gridlines of 1, 2 or 5 × 10^k) at or above v.
+  function niceMax(v) {
+    var step = Math.max(v / 4, 1);
+    var p = Math.pow(10, Math.floor(Math.log10(step)));
+    var nice = [1, 2, 5, 10].filter(function (m) { return m * p >= step; })[0];
+    return 4 * nice * p;
+  }
+
+  // ------------------------------------------------------------------ report chart
+  function drawTrend(canvas, data) {
+    // Drawn at the figure's own width, so labels keep their size on a phone.
+    var W = Math.max(300, Math.min(960, canvas.parentNode.clientWidth || 720));
+    var H = W < 500 ? 200 : 260, L = 40, R = 8, T = 10, B = 28;
+    var buckets = data.buckets;
+    var n = buckets.length;
+    var top = 0;
+    buckets.forEach(function (b) {
+      top = Math.max(top, b.reports, b.high || 0, b.threshold || 0);
+    });
+    top = niceMax(top * 1.05);
+    function x(i) { return L + (i + 0.5) * (W - L - R) / n; }
+    function y(v) { return T + (H - T - B) * (1 - v / top); }
+    var last = buckets[n - 1] || { reports: 0 };
+    var peak = buckets.reduce(function (m, b) { return b.reports > m.reports ? b : m; }, last);
+    var root = svg("svg", {
+      viewBox: "0 0 " + W + " " + H, role: "img",
+      "aria-label": "Reports per " + data.bucket_minutes + " minutes, " + data.range +
+        ": latest " + last.reports + ", peak " + peak.reports + " at " + hhmm(peak.t) + " UTC."
+    });
+    for (var g = 0; g <= 4; g++) {
+      var v = top * g / 4;
+      svg("line", { "class": "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }, root);
+      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, root).textContent = Math.round(v);
+    }
+    var every_ = Math.max(1, Math.round(n / (W < 500 ? 3 : 6)));
+    buckets.forEach(function (b, i) {
+      if ((n - 1 - i) % every_ !== 0) return;
+      var label = data.range === "7d" ? dayHhmm(b.t) : hhmm(b.t);
+      svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, root).textContent = label;
+    });
+    // The usual range as a band, drawn where a baseline exists.
+    var hi = [], lo = [], exp = [], thr = [];
+    buckets.forEach(function (b, i) {
+      if (b.expected === null) return;
+      hi.push(x(i) + "," + y(b.high)); lo.unshift(x(i) + "," + y(b.low));
+      exp.push(x(i) + "," + y(b.expected)); thr.push(x(i) + "," + y(b.threshold));
+    });
+    if (hi.length) {
+      svg("polygon", { "class": "band", points: hi.concat(lo).join(" ") }, root);
+      svg("polyline", { "class": "expected", points: exp.join(" ") }, root);
+      svg("polyline", { "class": "threshold", points: thr.join(" ") }, root);
+    }
+    var pts = buckets.map(function (b, i) { return x(i) + "," + y(b.reports); });
+    svg("polygon", { "class": "reports-area", points: x(0) + "," + y(0) + " " + pts.join(" ") + " " + x(n - 1) + "," + y(0) }, root);
+    svg("polyline", { "class": "reports-line", points: pts.join(" ") }, root);
+    canvas.replaceChildren(root);
+  }
+
+  function fillTrendTable(table, data) {
+    var body = table.tBodies[0];
+    body.replaceChildren();
+    data.buckets.slice().reverse().forEach(function (b) {
+      var tr = html("tr", {}, null, body);
+      var td = html("td", {}, null, tr);
+      html("time", { datetime: b.t }, dayHhmm(b.t), td);
+      html("td", {}, String(b.reports), tr);
+      html("td", {}, fixed(b.expected, 1), tr);
+      html("td", {}, fixed(b.threshold, 1), tr);
+    });
+  }
+
+  // --------------------------------------------------------------------------- maps
+  var geometry = {};
+  function loadGeometry(url) {
+    if (!geometry[url]) geometry[url] = getJSON(url);
+    return geometry[url];
+  }
+
+  function drawMap(canvas, geo, rows, opts) {
+    var byCode = {};
+    rows.forEach(function (r) { byCode[r.code] = r; });
+    var root = svg("svg", {
+      viewBox: "0 0 " + geo.width + " " + geo.height, role: "img",
+      "aria-label": opts.label + " The table below lists the same numbers."
+    });
+    geo.features.forEach(function (f) {
+      var r = byCode[f.code];
+      var path = svg("path", { d: f.d, fill: r ? colour(r.ratio) : NO_DATA, "data-code": f.code }, root);
+      var title = svg("title", {}, path);
+      title.textContent = r ? r.name + ": " + r.reports + " reports, " + fixed(r.ratio, 1) + "× usual" : f.code + ": no reports";
+      if (opts.onSelect && (r || opts.selectAll)) {
+        path.setAttribute("tabindex", "0");
+        path.setAttribute("role", "link");
+        path.setAttribute("aria-label", title.textContent);
+        var go = function () { opts.onSelect(f.code); };
+        path.addEventListener("click", go);
+        path.addEventListener("keydown", function (e) {
+          if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); }
+        });
+      }
+    });
+    canvas.replaceChildren(root);
+  }
+
+  function drawLegend(node) {
+    if (!node || node.childElementCount) return;
+    var labels = ["under 1.5×", "1.5–2×", "2–4×", "4–8×", "8× or more"];
+    html("span", {}, "Reports relative to usual:", node);
+    COLOURS.forEach(function (c, i) {
+      var item = html("span", {}, null, node);
+      html("span", { "class": "swatch", style: "background:" + c }, null, item);
+      item.appendChild(document.createTextNode(labels[i]));
+    });
+    var none = html("span", {}, null, node);
+    html("span", { "class": "swatch", style: "background:" + NO_DATA }, null, none);
+    none.appendChild(document.createTextNode("no reports"));
+  }
+
+  function fillRegionTable(table, rows, href) {
+    var body = table.tBodies[0];
+    body.replaceChildren();
+    if (!rows.length) {
+      html("td", { colspan: "4" }, "No reports in this window.", html("tr", {}, null, body));
+      return;
+    }
+    rows.slice(0, 15).forEach(function (r) {
+      var tr = html("tr", {}, null, body);
+      var th = html("th", { scope: "row" }, null, tr);
+      if (href) html("a", { href: href(r) }, r.name, th); else th.textContent = r.name;
+      html("td", {}, String(r.reports), tr);
+      html("td", {}, fixed(r.expected, 1), tr);
+      html("td", {}, fixed(r.ratio, 1) + "×", tr);
+    });
+  }
+
+  // -------------------------------------------------------------------------- pages
+  function homePage(root) {
+    var input = document.getElementById("q");
+    var select = document.getElementById("category");
+    var cards = Array.prototype.slice.call(document.querySelectorAll(".service-card"));
+    var count = root.parentNode.querySelector("[data-region=count]");
+    function filter() {
+      var q = input.value.trim().toLowerCase(), cat = select.value, shown = 0;
+      cards.forEach(function (c) {
+        var ok = (!q || c.dataset.name.indexOf(q) !== -1) && (!cat || c.dataset.category === cat);
+        c.hidden = !ok;
+        if (ok) shown += 1;
+      });
+      if (count) count.textContent = shown + " of " + cards.length + " services.";
+    }
+    if (input && select) {
+      input.addEventListener("input", filter);
+      select.addEventListener("change", filter);
+    }
+    every(function () {
+      getJSON("/api/v1/services").then(function (data) {
+        var bad = [];
+        data.services.forEach(function (s) {
+          var card = document.querySelector('.service-card[data-slug="' + s.slug + '"] [data-field=level]');
+          if (card) card.replaceChildren(levelBadge(s.level));
+          if (s.level !== "ok") bad.push(s);
+        });
+        var rank = { outage: 2, possible: 1, ok: 0 };
+        bad.sort(function (a, b) {
+          return rank[b.level] - rank[a.level] || (b.current - b.expected) - (a.current - a.expected);
+        });
+        var region = root.querySelector("[data-region=problems-now]");
+        region.replaceChildren();
+        if (!bad.length) { html("p", {}, "No service has unusual reports right now.", region); return; }
+        var ul = html("ul", { "class": "now-list" }, null, region);
+        bad.forEach(function (s) {
+          var li = html("li", {}, null, ul);
+          html("strong", {}, s.name, html("a", { href: "/" + s.slug + "/" }, null, li));
+          li.appendChild(levelBadge(s.level));
+          html("span", { "class": "muted" }, Math.round(s.current) + " reports in 15 min, usually " +
+            Math.round(s.expected) + (s.since ? " · since " + hhmm(s.since) + " UTC" : ""), li);
+        });
+      }).catch(console.warn);
+    });
+  }
+
+  function servicePage(root) {
+    var slug = root.dataset.slug, win = root.dataset.window;
+    var range = "24h", area = "world";
+    var chart = root.querySelector("[data-chart=trend] .chart-canvas");
+    var trendTable = root.querySelector("[data-table=trend]");
+    var mapFig = root.querySelector("[data-map=service]");
+    var regionTable = root.querySelector("[data-table=regions]");
+    var rangeButtons = root.querySelectorAll(".range-switch button");
+    var areaButtons = root.querySelectorAll(".map-switch button");
+    root.querySelector(".range-switch").hidden = false;
+    root.querySelector(".map-switch").hidden = false;
+    drawLegend(mapFig.querySelector("[data-legend]"));
+
+    function press(buttons, attr, value) {
+      buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset[attr] === value)); });
+    }
+    function loadTrend() {
+      return getJSON("/api/v1/services/" + slug + "/trend?range=" + range).then(function (data) {
+        drawTrend(chart, data);
+        fillTrendTable(trendTable, data);
+        var spans = { "6h": "6 hours", "24h": "24 hours", "7d": "7 days" };
+        var width = data.bucket_minutes === 60 ? "hour" : data.bucket_minutes + " minutes";
+        root.querySelector("[data-region=chart-desc]").textContent =
+          "Reports per " + width + " over " + spans[data.range] + ".";
+      });
+    }
+    function loadMap() {
+      var us = area === "US";
+      var url = "/api/v1/services/" + slug + "/heatmap?window=" + win +
+        (us ? "&level=subdivision&country=US" : "");
+      var geoUrl = us ? mapFig.dataset.usGeometry : mapFig.dataset.geometry;
+      return Promise.all([getJSON(url), loadGeometry(geoUrl)]).then(function (got) {
+        var rows = got[0].regions;
+        drawMap(mapFig.querySelector(".map-canvas"), got[1], rows, {
+          label: us ? "Reports by US state, last hour." : "Reports by country, last hour.",
+          onSelect: us ? null : function (code) {
+            if (code === "US") { area = "US"; press(areaButtons, "area", area); loadMap(); }
+            else window.location.href = "/region/" + code + "/";
+          },
+          selectAll: false
+        });
+        regionTable.caption.textContent = us ? "Top US states, last hour" : "Top regions, last hour";
+        fillRegionTable(regionTable, rows, us ? null : function (r) { return "/region/" + r.code + "/"; });
+      });
+    }
+    function loadProblems() {
+      return getJSON("/api/v1/services/" + slug + "/problems?window=" + win).then(function (data) {
+        var region = root.querySelector("[data-region=problems]");
+        region.replaceChildren();
+        if (!data.problems.length) { html("p", {}, "No reports in the last hour.", region); return; }
+        var ul = html("ul", { "class": "bars" }, null, region);
+        data.problems.forEach(function (p) {
+          var li = html("li", {}, null, ul);
+          var pct = Math.round(p.share * 100);
+          html("span", { "class": "bar-label" }, p.name, li);
+          var bar = html("span", { "class": "bar", "aria-hidden": "true" }, null, li);
+          html("span", { style: "width:" + pct + "%" }, null, bar);
+          var value = html("span", { "class": "bar-value" }, pct + "% ", li);
+          html("span", { "class": "muted" }, "(" + p.reports + ")", value);
+        });
+      });
+    }
+    function loadStatus() {
+      return getJSON("/api/v1/services/" + slug).then(function (data) {
+        root.querySelector("[data-region=headline]").textContent = data.headline;
+        root.querySelector("[data-region=last-15m]").textContent = data.last_15m;
+        root.querySelector("[data-region=last-24h]").textContent = data.last_24h;
+      });
+    }
+    rangeButtons.forEach(function (b) {
+      b.addEventListener("click", function () {
+        range = b.dataset.range; press(rangeButtons, "range", range); loadTrend().catch(console.warn);
+      });
+    });
+    areaButtons.forEach(function (b) {
+      b.addEventListener("click", function () {
+        area = b.dataset.area; press(areaButtons, "area", area); loadMap().catch(console.warn);
+      });
+    });
+    every(function () {
+      Promise.all([loadStatus(), loadTrend(), loadMap(), loadProblems()]).catch(console.warn);
+    });
+  }
+
+  function mapPage(root) {
+    var fig = root.querySelector("[data-map=world]");
+    var table = root.querySelector("[data-table=regions]");
+    drawLegend(fig.querySelector("[data-legend]"));
+    every(function () {
+      Promise.all([
+        getJSON("/api/v1/heatmap?window=" + root.dataset.window), loadGeometry(fig.dataset.geometry),
+        getJSON("/api/v1/outages/open")
+      ]).then(function (got) {
+        drawMap(fig.querySelector(".map-canvas"), got[1], got[0].regions, {
+          label: "Reports by country for all services, last hour.",
+          onSelect: function (code) { window.location.href = "/region/" + code + "/"; }
+        });
+        fillRegionTable(table, got[0].regions, function (r) { return "/region/" + r.code + "/"; });
+        var region = root.querySelector("[data-region=open-incidents]");
+        region.replaceChildren();
+        if (!got[2].outages.length) { html("p", {}, "No open incidents.", region); return; }
+        var ul = html("ul", { "class": "now-list" }, null, region);
+        got[2].outages.forEach(function (o) {
+          var li = html("li", {}, null, ul);
+          html("strong", {}, o.service_name, html("a", { href: "/" + o.service + "/" }, null, li));
+          li.appendChild(levelBadge(o.level));
+          li.appendChild(document.createTextNode((o.country || "Worldwide") + " · since " + hhmm(o.started_at) + " UTC"));
+        });
+      }).catch(console.warn);
+    });
+  }
+
+  function regionPage(root) {
+    var table = root.querySelector("[data-table=region-services]");
+    every(function () {
+      getJSON("/api/v1/regions/" + root.dataset.country + "/services?window=" + root.dataset.window)
+        .then(function (data) {
+          var body = table.tBodies[0];
+          body.replaceChildren();
+          if (!data.services.length) {
+            html("td", { colspan: "5" }, "No reports in the last hour.", html("tr", {}, null, body));
+          }
+          data.services.forEach(function (s) {
+            var tr = html("tr", {}, null, body);
+            html("a", { href: "/" + s.slug + "/" }, s.name, html("th", { scope: "row" }, null, tr));
+            html("td", {}, null, tr).appendChild(levelBadge(s.level));
+            html("td", {}, String(s.reports), tr);
+            html("td", {}, fixed(s.expected, 1), tr);
+            html("td", {}, fixed(s.ratio, 1) + "×", tr);
+          });
+        }).catch(console.warn);
+    });
+  }
+
+  var pages = { home: homePage, service: servicePage, map: mapPage, region: regionPage };
+  var root = document.querySelector("[data-live]");
+  if (root && pages[root.dataset.live]) pages[root.dataset.live](root);
+})();

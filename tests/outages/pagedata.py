@@ -1,0 +1,113 @@
+"""A small, hand-built picture of the rollup and detection tables for page tests: TikTok in
+an outage in Brazil and the US since 20 minutes ago, Gmail quiet."""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from analytics.models import Baseline, HourCount, MinuteCount
+from outages.models import Level, Outage, Service, ServiceStatus
+
+
+def floor_minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    minute = floor_minute(now)
+    hour = minute.replace(minute=0)
+    # A week of usual traffic: TikTok 60% US, 40% BR; Gmail all US.
+    hours = []
+    for h in range(1, 24 * 7):
+        t = hour - timedelta(hours=h)
+        hours += [
+            HourCount(service=tiktok, country="US", hour=t, count=6),
+            HourCount(service=tiktok, country="BR", hour=t, count=4),
+            HourCount(service=gmail, country="US", hour=t, count=3),
+        ]
+    HourCount.objects.bulk_create(hours)
+    baselines = []
+    for h in range(-1, 30):
+        t = hour - timedelta(hours=h)
+        baselines += [
+            Baseline(service=tiktok, country="", hour=t, expected=10 / 60, computed_at=now),
+            Baseline(service=gmail, country="", hour=t, expected=3 / 60, computed_at=now),
+        ]
+    Baseline.objects.bulk_create(baselines)
+    # The last 20 minutes: a spike of playback and login reports from Brazil and the US.
+    minutes = []
+    for m in range(20):
+        t = minute - timedelta(minutes=m)
+        minutes += [
+            MinuteCount(
+                service=tiktok,
+                country="BR",
+                subdivision="BR-SP",
+                problem="playback",
+                minute=t,
+                count=3,
+            ),
+            MinuteCount(
+                service=tiktok,
+                country="US",
+                subdivision="US-CA",
+                problem="login",
+                minute=t,
+                count=1,
+            ),
+        ]
+    minutes.append(
+        MinuteCount(
+            service=gmail,
+            country="US",
+            subdivision="",
+            problem="email",
+            minute=minute - timedelta(minutes=3),
+            count=1,
+        )
+    )
+    MinuteCount.objects.bulk_create(minutes)
+    since = minute - timedelta(minutes=20)
+    ServiceStatus.objects.create(
+        service=tiktok,
+        level=Level.OUTAGE,
+        since=since,
+        current=60,
+        expected=2.5,
+        threshold=4,
+        updated_at=now,
+    )
+    ServiceStatus.objects.create(
+        service=gmail, level=Level.OK, current=1, expected=0.75, threshold=2, updated_at=now
+    )
+    Outage.objects.create(
+        service=tiktok,
+        country="",
+        level=Level.OUTAGE,
+        max_level=Level.OUTAGE,
+        started_at=since,
+        peak_at=minute,
+        peak_reports=4,
+        peak_expected=0.17,
+        regions=[
+            {"country": "BR", "subdivision": "", "reports": 60, "expected": 1.3, "excess": 58.7}
+        ],
+        problems=[{"problem": "playback", "reports": 60, "share": 0.75}],
+    )
+    Outage.objects.create(
+        service=tiktok,
+        country="",
+        level=Level.OK,
+        max_level=Level.OUTAGE,
+        started_at=now - timedelta(days=2),
+        ended_at=now - timedelta(days=2) + timedelta(minutes=75),
+        peak_at=now - timedelta(days=2),
+        peak_reports=9,
+        peak_expected=0.2,
+        regions=[
+            {"country": "US", "subdivision": "US-NY", "reports": 30, "expected": 2, "excess": 28}
+        ],
+        problems=[{"problem": "upload", "reports": 30, "share": 1.0}],
+    )
+    return now

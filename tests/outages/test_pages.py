@@ -1,0 +1,114 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from outages import selectors
+from reports.models import Report, Source
+from tests.outages import pagedata
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data(tiktok, gmail):
+    return pagedata.build(tiktok=tiktok, gmail=gmail)
+
+
+def test_home_lists_every_service_with_its_level(client, data):
+    r = client.get("/")
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert 'data-slug="tiktok"' in body and 'data-slug="gmail"' in body
+    assert "level-outage" in body and "level-ok" in body
+    # "Problems now" comes first and holds TikTok only.
+    now_part = body.split('id="services-h"')[0]
+    assert "TikTok" in now_part and "Gmail" not in now_part
+    assert "<polyline" in body
+
+
+def test_home_filters_by_name_and_category_without_javascript(client, data):
+    body = client.get("/?q=gma").content.decode()
+    assert 'data-slug="gmail"' in body and 'data-slug="tiktok"' not in body
+    body = client.get("/?category=social").content.decode()
+    assert 'data-slug="tiktok"' in body and 'data-slug="gmail"' not in body
+
+
+def test_service_page_says_since_when_in_plain_words(client, data):
+    body = client.get("/tiktok/").content.decode()
+    row = selectors.service_row(slug="tiktok")
+    assert row is not None
+    since = row.since
+    assert f"User reports indicate problems at TikTok since {since:%H:%M} UTC" in body
+    assert "No current problems at Gmail" in client.get("/gmail/").content.decode()
+
+
+def test_service_page_counts_reports_from_the_rollup(client, data):
+    r = client.get("/tiktok/")
+    # 20 minutes of 4 reports a minute; the last 15 minutes hold 60.
+    assert b'data-testid="last-15m" data-region="last-15m">60<' in r.content
+    assert r.context["last_24h"] == 80
+
+
+def test_service_page_shows_problems_regions_and_incidents(client, data):
+    r = client.get("/tiktok/")
+    body = r.content.decode()
+    assert [p.code for p in r.context["problems"]] == ["playback", "login"]
+    assert "75%" in body
+    assert [row.code for row in r.context["regions"]][:2] == ["BR", "US"]
+    assert 'href="/region/BR/"' in body
+    assert "Ongoing incident" in body and "Past incidents" in body
+    assert "1 h 15 min" in body
+    assert 'href="/tiktok/report"' in body
+
+
+def test_service_page_reads_no_raw_reports_except_recent_comments(client, data, tiktok):
+    Report.objects.create(
+        service=tiktok,
+        problem="login",
+        country="US",
+        comment="down",
+        source=Source.WEB,
+        client_key="k",
+    )
+    with CaptureQueriesContext(connection) as queries:
+        r = client.get("/tiktok/")
+    raw = [q["sql"] for q in queries.captured_queries if "reports_report" in q["sql"]]
+    assert len(raw) == 1 and "LIMIT 10" in raw[0]
+    assert b"down" in r.content
+
+
+def test_map_and_region_pages(client, data):
+    body = client.get("/map/").content.decode()
+    assert 'data-map="world"' in body and "Brazil" in body and "TikTok" in body
+    body = client.get("/region/br/").content.decode()
+    assert "Problems reported in Brazil" in body and 'href="/tiktok/"' in body
+    assert client.get("/region/XX/").status_code == 404
+
+
+def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
+    rows = selectors.service_heatmap(service_id=tiktok.id, window="1h", now=data)
+    by_code = {r.code: r for r in rows}
+    # TikTok expects 10 an hour; Brazil usually sends 40% of them.
+    assert by_code["BR"].expected == pytest.approx(4.0, abs=0.2)
+    assert by_code["BR"].reports == 60
+    assert by_code["BR"].ratio == pytest.approx(60 / 4.0, rel=0.06)
+
+
+def test_subdivisions_split_the_country_by_their_share(data, tiktok):
+    rows = selectors.service_heatmap(service_id=tiktok.id, window="15m", now=data, country="US")
+    assert [(r.code, r.level, r.reports) for r in rows] == [("US-CA", "subdivision", 15)]
+
+
+def test_ratio_has_a_floor_for_quiet_regions():
+    assert selectors.ratio(3, 0.01) == 1.0
+
+
+def test_trend_has_clock_aligned_buckets_with_baseline_and_threshold(data, tiktok):
+    buckets = selectors.service_trend(service_id=tiktok.id, range_name="24h", now=data)
+    assert len(buckets) == 96
+    assert all(b.t.minute % 15 == 0 for b in buckets)
+    assert sum(b.reports for b in buckets) == 80
+    full = buckets[-3]
+    assert full.expected == pytest.approx(2.5)
+    assert full.threshold == pytest.approx(7.5)  # 2.5 expected + 5: the outage floor
+    assert len(selectors.service_trend(service_id=tiktok.id, range_name="7d", now=data)) == 168
