@@ -268,6 +268,11 @@ def score(
         "false_alarms_per_series_week": round(fp / series_weeks, 4),
         "latency_median_min": float(np.median(lat)) if lat.size else None,
         "latency_p90_min": float(np.percentile(lat, 90)) if lat.size else None,
+        # Share of the detected outages (above the floor) alarmed within 2, 3 and 5 minutes: how
+        # far the median is from moving (it is at most 3 while the 3-minute share is above half).
+        "latency_share_within_min": {
+            str(m): round(float(np.mean(lat <= m)), 3) if lat.size else None for m in (2, 3, 5)
+        },
         "latency_median_by_ramp_min": {
             label: _median([la for o, la in above if la is not None and lo <= o.ramp_up <= hi])
             for label, lo, hi in (("ramp 0-2 min", 0, 2), ("ramp 3-10 min", 3, 10))
