@@ -62,23 +62,14 @@ from analytics.baseline import (
     regular,
     trailing_sum,
 )
+from analytics.thresholds import MIN_EXCESS, MIN_RATIO, OUTAGE_RATIO
 
 # Window lengths. The shortest is two buckets: "sustained" means at least two buckets carry the
 # excess. The longest (two hours) is what a service with one report every twenty minutes needs
 # to show a tenfold rise; beyond that an outage is old news.
 WINDOW_SPANS = tuple(pd.Timedelta(minutes=m) for m in (2, 5, 15, 45, 120))
 MIN_WINDOW_BUCKETS = 2
-# A window must hold at least this many reports above expectation (after leaving its largest
-# bucket out): a quiet service going 0 -> 2 for a few minutes is never an outage, however
-# improbable that is under Poisson.
-MIN_EXCESS = 5.0
-# ... and at least this multiple of the expectation: a 20 % rise on a service with thousands of
-# reports a minute is significant but is not what users mean by "down".
-MIN_RATIO = 1.5
-# An outage (not just "possible problems") needs twice the usual reports: busy services drift
-# by tens of percent for hours (a campaign, a news day) and their counts make any drift
-# significant.
-OUTAGE_RATIO = 2.0
+# MIN_EXCESS, MIN_RATIO and OUTAGE_RATIO live in analytics.thresholds (see there for why).
 # A window counts only while its most recent quarter is elevated too and still carries this
 # share of the window's excess (a quarter of it if the excess is even): an outage that ended
 # half an hour ago is not evidence now, and the alarm closes soon after the reports calm down.

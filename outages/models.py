@@ -95,6 +95,10 @@ class Outage(models.Model):
     # [{"problem", "reports", "share"}], most reported first.
     problems = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The level last announced to webhook subscribers ("" before the opening is announced;
+    # "ok" once the resolution is). Notification claims compare it with `level` under a row
+    # lock, so each change is announced once however many workers or retries see it.
+    notified_level = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]
@@ -127,3 +131,82 @@ class ServiceStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.level}"
+
+
+class Subscription(models.Model):
+    """A token holder's webhook: incidents of the chosen services and countries at or above
+    `min_level` are POSTed to `url`, signed with `secret`."""
+
+    owner = models.ForeignKey(
+        "auth.User", on_delete=models.CASCADE, related_name="outage_subscriptions"
+    )
+    url = models.URLField(max_length=500)
+    # Empty means every service / every country.
+    services = models.ManyToManyField(Service, blank=True, related_name="+")
+    countries = models.JSONField(default=list, blank=True)
+    min_level = models.CharField(max_length=8, choices=Level.choices, default=Level.OUTAGE)
+    secret = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} → {self.url}"
+
+
+class WebhookEvent(models.TextChoices):
+    OPENED = "opened", "Incident opened"
+    LEVEL_CHANGED = "level_changed", "Incident changed level"
+    RESOLVED = "resolved", "Incident resolved"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription. The body is fixed when the event is claimed, so every
+    retry sends the same bytes (receivers can deduplicate on the delivery id)."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    outage = models.ForeignKey(Outage, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=16, choices=WebhookEvent.choices)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"], name="delivery_sub_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} {self.event} {self.status}"
+
+
+class WebhookAttempt(models.Model):
+    """Every POST of a delivery, successful or not: what subscribers see when debugging."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number} {self.status_code or self.error}"

@@ -8,15 +8,25 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from django.core.cache import cache
-from django.db.models import Sum
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import ExtractHour
 
-from analytics.detection import MIN_EXCESS, OUTAGE_RATIO
 from analytics.models import Baseline, HourCount, MinuteCount
-from outages.models import LEVEL_RANK, PROBLEM_LABELS, Category, Level, Outage, Service
+from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
+from outages.models import (
+    LEVEL_RANK,
+    PROBLEM_LABELS,
+    Category,
+    Level,
+    Outage,
+    Service,
+    Subscription,
+    WebhookDelivery,
+)
 from outages.regions import country_name, subdivision_name
 
 
@@ -161,13 +171,28 @@ class ServiceRow:
         return str(Level(self.level).label)
 
 
-def service_statuses(*, slug: str | None = None) -> list[ServiceRow]:
-    """Every service (or the one with `slug`) with its current level from the last detection
-    pass, by name: one query."""
+def service_statuses(
+    *,
+    slug: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    search: str | None = None,
+) -> list[ServiceRow]:
+    """Every service (or the one with `slug`, or those matching the filters) with its current
+    level from the last detection pass, by name: one query."""
     labels = dict(Category.choices)
     qs = Service.objects.order_by("name")
     if slug is not None:
         qs = qs.filter(slug=slug)
+    if category:
+        qs = qs.filter(category=category)
+    if level == Level.OK:
+        # A service no detection pass has seen yet has no status row: it is "ok".
+        qs = qs.filter(Q(status__level=Level.OK) | Q(status__isnull=True))
+    elif level:
+        qs = qs.filter(status__level=level)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(slug__icontains=search))
     rows = qs.values_list(
         "id",
         "slug",
@@ -241,7 +266,30 @@ def report_counts(*, service_id: int, now: datetime) -> tuple[int, int]:
     )
 
 
+def report_total_last(*, service_id: int, now: datetime, span: timedelta) -> int:
+    """Reports in the last `span` (whole minutes, the current one included)."""
+    until = floor_minute(now) + timedelta(minutes=1)
+    return report_total(service_id=service_id, since=until - span, until=until)
+
+
 # ----------------------------------------------------------------------------------- trend
+
+# Bucket widths of the trend API. Up to 15 minutes they are summed from minute counts, from an
+# hour on from hour totals (a year of 1d buckets is 8,760 rows, not 525,600).
+BUCKETS: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
+# One call returns at most this many buckets (a day of minutes, four years of days).
+MAX_BUCKETS = 1440
+# Minute counts are the only ones that know the problem, so a problem series reads them even
+# for hour and day buckets: its range is capped so that stays one cheap query.
+MAX_PROBLEM_SPAN = timedelta(days=7)
+# A problem's expectation is the service's times the problem's share over the preceding day.
+PROBLEM_SHARE_SPAN = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +300,8 @@ class TrendBucket:
     low: float | None
     high: float | None
     threshold: float | None
+    # The highest level reached by an incident of this scope open during the bucket.
+    level: str = Level.OK
 
 
 def _usual_range(expected: float) -> tuple[float, float]:
@@ -262,68 +312,162 @@ def _usual_range(expected: float) -> tuple[float, float]:
     return max(expected - spread, 0.0), expected + spread
 
 
-def _bucket_threshold(expected: float) -> float:
-    # The detector calls nothing an outage below OUTAGE_RATIO times the expectation and
-    # MIN_EXCESS extra reports; the line shows that floor for the bucket.
+def outage_threshold(expected: float) -> float:
+    """The outage line of a bucket: max(OUTAGE_RATIO × expected, expected + MIN_EXCESS).
+
+    The detector calls nothing an outage below OUTAGE_RATIO (2) times the expectation and
+    MIN_EXCESS (5) extra reports; charts, the API and the status line all show this floor.
+    """
     return max(expected * OUTAGE_RATIO, expected + MIN_EXCESS)
 
 
-def service_trend(*, service_id: int, range_name: str, now: datetime) -> list[TrendBucket]:
-    """Reports per bucket with the expected count, its usual range and the outage threshold,
-    oldest first; the last bucket is the one in progress."""
+def bucket_floor(t: datetime, width: timedelta) -> datetime:
+    """Start of the bucket holding `t`, aligned to the clock (…:00, :15; midnight UTC)."""
+    step = int(width.total_seconds())
+    seconds = int(t.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % step, tz=UTC)
+
+
+def _hourly_shares(*, service_id: int, country: str, until: datetime) -> dict[int, float]:
+    """Hour of day (UTC) -> the country's share of the service's reports in the same hours of
+    the day (± SHARE_HOURS) over the week before `until`."""
+    rows = (
+        HourCount.objects.filter(
+            service_id=service_id, hour__gte=until - SHARE_SPAN, hour__lt=until
+        )
+        .annotate(hod=ExtractHour("hour"))
+        .values("hod", "country")
+        .annotate(n=Sum("count"))
+        .values_list("hod", "country", "n")
+    )
+    mine: dict[int, int] = defaultdict(int)
+    total: dict[int, int] = defaultdict(int)
+    for hod, cc, n in rows:
+        total[hod] += n
+        if cc == country:
+            mine[hod] += n
+    shares = {}
+    for hod in range(24):
+        around = [(hod + d) % 24 for d in range(-SHARE_HOURS, SHARE_HOURS + 1)]
+        denominator = sum(total[h] for h in around)
+        if denominator:
+            shares[hod] = sum(mine[h] for h in around) / denominator
+    return shares
+
+
+def _expected_per_minute(
+    *, service_id: int, since: datetime, until: datetime, country: str, problem: str
+) -> dict[datetime, float]:
+    """Hour -> expected reports per minute for the series, from the stored baselines.
+
+    A country with a baseline of its own uses it; any other country gets its usual share of
+    the service's expectation at that hour of the day. A problem scales that by its share of
+    the day before the range.
+    """
+    hours = Baseline.objects.filter(
+        service_id=service_id, hour__gte=since.replace(minute=0, second=0), hour__lt=until
+    )
+    per_minute: dict[datetime, float] = {}
+    if country:
+        per_minute = dict(hours.filter(country=country).values_list("hour", "expected"))
+    if not per_minute:
+        per_minute = dict(hours.filter(country="").values_list("hour", "expected"))
+        if country and per_minute:
+            shares = _hourly_shares(service_id=service_id, country=country, until=until)
+            per_minute = {h: e * shares[h.hour] for h, e in per_minute.items() if h.hour in shares}
+    if problem and per_minute:
+        ref = MinuteCount.objects.filter(
+            service_id=service_id, minute__gte=since - PROBLEM_SHARE_SPAN, minute__lt=since
+        )
+        if country:
+            ref = ref.filter(country=country)
+        by_problem = dict(
+            ref.values("problem").annotate(n=Sum("count")).values_list("problem", "n")
+        )
+        total = sum(by_problem.values())
+        if not total:
+            return {}
+        share = by_problem.get(problem, 0) / total
+        per_minute = {h: e * share for h, e in per_minute.items()}
+    return per_minute
+
+
+def _incident_spans(
+    *, service_id: int, since: datetime, until: datetime, country: str
+) -> list[tuple[datetime, datetime | None, str]]:
+    qs = Outage.objects.filter(service_id=service_id, started_at__lt=until).exclude(
+        ended_at__lte=since
+    )
+    if country:
+        # A country's chart shows its own incidents and the service's worldwide ones.
+        qs = qs.filter(country__in=["", country])
+    return list(qs.values_list("started_at", "ended_at", "max_level"))
+
+
+def service_series(
+    *,
+    service_id: int,
+    since: datetime,
+    until: datetime,
+    bucket: timedelta,
+    now: datetime,
+    country: str = "",
+    problem: str = "",
+) -> list[TrendBucket]:
+    """Reports per bucket in [since, until) with the expected count, its usual range, the
+    outage threshold and the incident level, oldest first. `since` is aligned down to the
+    bucket; a last bucket cut short by `until` (the one in progress) expects proportionally
+    less."""
 
     def compute() -> list[TrendBucket]:
-        span, width = TREND_RANGES[range_name]
-        step = int(width.total_seconds() // 60)
-        end = floor_minute(now)
-        # Align buckets to the clock (…:00, :15, :30, :45) so they do not shift every minute.
-        last = end - timedelta(minutes=(end.hour * 60 + end.minute) % step)
-        first = last - span + width
+        first = bucket_floor(since, bucket)
         counts: dict[datetime, int] = defaultdict(int)
         rows: list[tuple[datetime, int]]
-        if width >= timedelta(hours=1):
-            rows = list(
-                HourCount.objects.filter(service_id=service_id, hour__gte=first)
-                .values("hour")
-                .annotate(n=Sum("count"))
-                .values_list("hour", "n")
+        if bucket >= timedelta(hours=1) and not problem:
+            hour_qs = HourCount.objects.filter(
+                service_id=service_id, hour__gte=first, hour__lt=until
             )
+            if country:
+                hour_qs = hour_qs.filter(country=country)
+            rows = list(hour_qs.values("hour").annotate(n=Sum("count")).values_list("hour", "n"))
         else:
+            minute_qs = MinuteCount.objects.filter(
+                service_id=service_id, minute__gte=first, minute__lt=until
+            )
+            if country:
+                minute_qs = minute_qs.filter(country=country)
+            if problem:
+                minute_qs = minute_qs.filter(problem=problem)
             rows = list(
-                MinuteCount.objects.filter(service_id=service_id, minute__gte=first)
-                .values("minute")
-                .annotate(n=Sum("count"))
-                .values_list("minute", "n")
+                minute_qs.values("minute").annotate(n=Sum("count")).values_list("minute", "n")
             )
         for t, n in rows:
-            index = int((t - first).total_seconds() // width.total_seconds())
-            counts[first + index * width] += n
-        per_minute = dict(
-            Baseline.objects.filter(
-                service_id=service_id,
-                country="",
-                hour__gte=first.replace(minute=0),
-                hour__lte=last,
-            ).values_list("hour", "expected")
+            counts[bucket_floor(t, bucket)] += n
+        per_minute = _expected_per_minute(
+            service_id=service_id, since=first, until=until, country=country, problem=problem
         )
+        spans = _incident_spans(service_id=service_id, since=first, until=until, country=country)
         buckets = []
         t = first
-        while t <= last:
-            expected: float | None = None
-            bucket_end = min(t + width, end + timedelta(minutes=1))
+        while t < until:
+            bucket_end = min(t + bucket, until)
             minute = t
             total = 0.0
             known = False
             while minute < bucket_end:
                 hour = minute.replace(minute=0)
-                until = min(hour + timedelta(hours=1), bucket_end)
+                upto = min(hour + timedelta(hours=1), bucket_end)
                 if hour in per_minute:
                     known = True
-                    total += per_minute[hour] * (until - minute).total_seconds() / 60
-                minute = until
-            if known:
-                expected = round(total, 2)
+                    total += per_minute[hour] * (upto - minute).total_seconds() / 60
+                minute = upto
+            expected = round(total, 2) if known else None
             low, high = _usual_range(expected) if expected is not None else (None, None)
+            level = Level.OK
+            for started, ended, max_level in spans:
+                if started < bucket_end and (ended is None or ended > t):
+                    if LEVEL_RANK[Level(max_level)] > LEVEL_RANK[level]:
+                        level = Level(max_level)
             buckets.append(
                 TrendBucket(
                     t=t,
@@ -332,14 +476,34 @@ def service_trend(*, service_id: int, range_name: str, now: datetime) -> list[Tr
                     low=round(low, 2) if low is not None else None,
                     high=round(high, 2) if high is not None else None,
                     threshold=(
-                        round(_bucket_threshold(expected), 2) if expected is not None else None
+                        round(outage_threshold(expected), 2) if expected is not None else None
                     ),
+                    level=str(level),
                 )
             )
-            t += width
+            t += bucket
         return buckets
 
-    return _cached(f"pages:trend:{service_id}:{range_name}:{_minute_key(now)}", compute)
+    key = (
+        f"api:series:{service_id}:{int(since.timestamp())}:{int(until.timestamp())}:"
+        f"{int(bucket.total_seconds())}:{country}:{problem}:{_minute_key(now)}"
+    )
+    return _cached(key, compute)
+
+
+def service_trend(*, service_id: int, range_name: str, now: datetime) -> list[TrendBucket]:
+    """The chart's ranges: reports per clock-aligned bucket over the last 6 h, 24 h or 7 d,
+    oldest first; the last bucket is the one in progress."""
+    span, width = TREND_RANGES[range_name]
+    end = floor_minute(now)
+    last = bucket_floor(end, width)
+    return service_series(
+        service_id=service_id,
+        since=last - span + width,
+        until=end + timedelta(minutes=1),
+        bucket=width,
+        now=now,
+    )
 
 
 # ----------------------------------------------------------------------------- breakdowns
@@ -654,3 +818,150 @@ def headline(*, service: ServiceRow, incidents: list[IncidentRow]) -> str:
 def service_row(*, slug: str) -> ServiceRow | None:
     rows = service_statuses(slug=slug)
     return rows[0] if rows else None
+
+
+# ------------------------------------------------------------------------------ public API
+
+
+def outage_list(
+    *,
+    service_id: int | None = None,
+    country: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Outage]:
+    """Incidents newest first (by start, then id: a stable order for cursor pagination);
+    `since`/`until` bound the start time, `country` the incident's scope."""
+    qs = Outage.objects.select_related("service")
+    if service_id is not None:
+        qs = qs.filter(service_id=service_id)
+    if country is not None:
+        qs = qs.filter(country=country)
+    if status == "open":
+        qs = qs.filter(ended_at=None)
+    elif status == "resolved":
+        qs = qs.exclude(ended_at=None)
+    if since is not None:
+        qs = qs.filter(started_at__gte=since)
+    if until is not None:
+        qs = qs.filter(started_at__lt=until)
+    return qs.order_by("-started_at", "-id")
+
+
+# Bucket widths tried for an incident's series, smallest first, and how many buckets it may
+# have: a 30-minute incident is drawn per minute, a three-day one per hour.
+OUTAGE_SERIES_BUCKETS = ("1m", "5m", "15m", "1h", "1d")
+OUTAGE_SERIES_MAX_BUCKETS = 240
+# The series starts this long before the incident (and ends this long after it), so the
+# rise and the return to normal are visible.
+OUTAGE_SERIES_PADDING = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class OutageSeries:
+    bucket: str
+    since: datetime
+    until: datetime
+    buckets: list[TrendBucket]
+
+
+def outage_series(*, outage: Outage, now: datetime) -> OutageSeries:
+    """The incident's scope reported per bucket from an hour before it to an hour after it
+    (or now, while it is open)."""
+    until = min(
+        (outage.ended_at or now) + OUTAGE_SERIES_PADDING, floor_minute(now) + timedelta(minutes=1)
+    )
+    since = outage.started_at - OUTAGE_SERIES_PADDING
+    name = OUTAGE_SERIES_BUCKETS[-1]
+    for name in OUTAGE_SERIES_BUCKETS:
+        if (until - bucket_floor(since, BUCKETS[name])) / BUCKETS[
+            name
+        ] <= OUTAGE_SERIES_MAX_BUCKETS:
+            break
+    width = BUCKETS[name]
+    buckets = service_series(
+        service_id=outage.service_id,
+        since=since,
+        until=until,
+        bucket=width,
+        now=now,
+        country=outage.country,
+    )
+    return OutageSeries(bucket=name, since=bucket_floor(since, width), until=until, buckets=buckets)
+
+
+def outage_get(*, outage_id: int) -> Outage | None:
+    return Outage.objects.select_related("service").filter(id=outage_id).first()
+
+
+def outage_regions(*, outage: Outage) -> list[dict[str, object]]:
+    """The incident's regions with their names, largest excess first."""
+    rows = []
+    for r in outage.regions:
+        cc, sub = str(r.get("country", "")), str(r.get("subdivision") or "")
+        rows.append(
+            {
+                "country": cc,
+                "country_name": country_name(cc) if cc else "",
+                "subdivision": sub,
+                "subdivision_name": subdivision_name(sub) if sub else "",
+                "reports": r.get("reports", 0),
+                "expected": r.get("expected", 0.0),
+                "excess": r.get("excess", 0.0),
+            }
+        )
+    return rows
+
+
+def outage_problems(*, outage: Outage) -> list[dict[str, object]]:
+    return [
+        {
+            "problem": p["problem"],
+            "name": PROBLEM_LABELS.get(p["problem"], p["problem"]),
+            "reports": p.get("reports", 0),
+            "share": p.get("share", 0.0),
+        }
+        for p in outage.problems
+    ]
+
+
+def subscription_list(*, owner_id: int) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(owner_id=owner_id).prefetch_related("services")
+
+
+def subscription_get(*, owner_id: int, subscription_id: int) -> Subscription | None:
+    return subscription_list(owner_id=owner_id).filter(id=subscription_id).first()
+
+
+def subscriptions_for_outage(*, outage: Outage) -> list[Subscription]:
+    """Active subscriptions that want this incident: its service (or all services), one of
+    its countries (or all countries; a worldwide incident is in every country it affects),
+    and a level the incident has reached."""
+    qs = (
+        Subscription.objects.filter(active=True)
+        .filter(Q(services=None) | Q(services=outage.service_id))
+        .distinct()
+        .order_by("id")
+    )
+    reached = LEVEL_RANK[Level(outage.max_level)]
+    places = (
+        {outage.country}
+        if outage.country
+        else {str(r.get("country", "")) for r in outage.regions if r.get("country")}
+    )
+    return [
+        s
+        for s in qs
+        if LEVEL_RANK[Level(s.min_level)] <= reached
+        and (not s.countries or places & set(s.countries))
+    ]
+
+
+def delivery_list(*, subscription_id: int, limit: int = 50) -> list[WebhookDelivery]:
+    """A subscription's latest deliveries with every attempt, newest first."""
+    return list(
+        WebhookDelivery.objects.filter(subscription_id=subscription_id)
+        .prefetch_related("tries")
+        .order_by("-created_at", "-id")[:limit]
+    )

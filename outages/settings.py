@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "outages",
     "reports",
     "analytics",
@@ -193,7 +195,49 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "outages.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# Read API throttling (Django cache = Redis, so limits hold across web workers). Rates are
+# "N/second|minute|hour|day". Anonymous clients are limited per IP, token holders per token.
+# Report intake is not affected: it has its own per-IP limit (RATE_LIMIT_REPORTS).
+API_THROTTLE_ANON = envstr("API_THROTTLE_ANON", "120/minute")
+API_THROTTLE_TOKEN = envstr("API_THROTTLE_TOKEN", "1200/minute")
+# How long clients and proxies may reuse a read without revalidating (seconds). 0 (default):
+# always revalidate with the ETag; a CDN in front may prefer ~30 (the rollup moves each minute).
+API_CACHE_MAX_AGE = envint("API_CACHE_MAX_AGE", "0")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "Crowdsourced outage reports: services and their level, report trends against the "
+        "expected count, regional heatmaps, problems, incidents and webhooks. Timestamps are "
+        "ISO 8601 UTC. Errors share one shape: {error, message, fields}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "outages.models.Level",
+        "DeliveryStatusEnum": "outages.models.DeliveryStatus",
+        "OutageStatusEnum": ["open", "resolved"],
+    },
+    # Swagger UI and Redoc from drf-spectacular-sidecar's bundled files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Webhooks: notifications of incidents opening, changing level and resolving.
+WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10")  # seconds per attempt
+WEBHOOK_MAX_RETRIES = envint("WEBHOOK_MAX_RETRIES", "8")  # after the first attempt
+WEBHOOK_RETRY_BACKOFF_MAX = envint("WEBHOOK_RETRY_BACKOFF_MAX", "3600")  # seconds
+# Off in production: a subscriber's URL must not reach the server's own network (SSRF).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", "False")
+WEBHOOK_MAX_SUBSCRIPTIONS = envint("WEBHOOK_MAX_SUBSCRIPTIONS", "20")  # per token holder
+# Links in webhook payloads and feeds; empty means relative links.
+SITE_URL = envstr("SITE_URL", "").rstrip("/")
 
 # Report intake and abuse controls.
 REPORT_DEDUPE_WINDOW = envint("REPORT_DEDUPE_WINDOW", "900")  # seconds

@@ -3,6 +3,9 @@ from django.urls import include, path
 
 from outages import views
 
+# Unmatched /api/ paths answer in the API's error shape.
+handler404 = "outages.api.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -81,7 +81,10 @@ def test_reports_in_outage_opened_then_resolved(worker, tiktok, gmail):
     steady_history(gmail, end=now, seed=2)
     burst(tiktok, end=now)
     detect_task.apply_async(kwargs={"now": now.isoformat()}, queue=worker)
-    assert wait_for(lambda: Outage.objects.filter(service=tiktok, ended_at=None).exists())
+    # The incident row is committed first and its breakdown right after it.
+    assert wait_for(
+        lambda: Outage.objects.filter(service=tiktok, ended_at=None).exclude(regions=[]).exists()
+    )
     outage = Outage.objects.get(service=tiktok, country="", ended_at=None)
     assert outage.level == "outage"
     assert outage.regions[0]["country"] == "BR"
