@@ -2,21 +2,20 @@
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 import pandas as pd
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from outages.models import Service
 from reports import demo
 from reports.models import Report
-from reports.services import COPY_COLUMNS
+from reports.services import report_rows_insert
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,6 @@ TRICKLE_FIRST_WINDOW = timedelta(seconds=30)
 TRICKLE_MAX_CATCHUP = timedelta(minutes=4)
 TRICKLE_LOCK_SECONDS = 60  # outlives a run that hit the task time limit, then frees itself
 TRICKLE_STATE_SECONDS = 7 * 24 * 3600
-INSERT_BATCH = 5000
 
 
 @shared_task(ignore_result=True)
@@ -94,18 +92,13 @@ def _live_bursts(*, now: datetime) -> list[demo.InjectedOutage]:
 
 
 def demo_reports_insert(*, frame: pd.DataFrame) -> int:
-    """Store simulated reports (columns as reports.demo.COLUMNS) in one transaction: COPY on
-    PostgreSQL, a batched executemany elsewhere. Rows of services not in the database are
-    dropped. Returns the number stored."""
+    """Store simulated reports (columns as reports.demo.COLUMNS). Rows of services not in the
+    database are dropped. Returns the number stored."""
     if frame.empty:
         return 0
     slugs = frame["service_slug"].unique().tolist()
     ids = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
     frame = frame[frame["service_slug"].isin(list(ids))]
-    postgres = connection.vendor == "postgresql"
-    created_at: list[Any] = frame["created_at"].dt.to_pydatetime().tolist()
-    if not postgres:
-        created_at = [connection.ops.adapt_datetimefield_value(d) for d in created_at]
     rows = list(
         zip(
             frame["service_slug"].map(ids).tolist(),
@@ -113,27 +106,13 @@ def demo_reports_insert(*, frame: pd.DataFrame) -> int:
             frame["country"].tolist(),
             frame["subdivision"].tolist(),
             frame["comment"].tolist(),
-            created_at,
+            frame["created_at"].dt.to_pydatetime().tolist(),
             frame["source"].tolist(),
             frame["client_key"].tolist(),
             strict=True,
         )
     )
-    table = Report._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        if postgres:
-            sql = f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            # A plain executemany is several times faster than bulk_create here (SQLite caps
-            # a multi-row INSERT at 124 reports), which keeps seeding a demo in seconds.
-            placeholders = ", ".join(["%s"] * len(COPY_COLUMNS))
-            sql = f"INSERT INTO {table} ({', '.join(COPY_COLUMNS)}) VALUES ({placeholders})"
-            for i in range(0, len(rows), INSERT_BATCH):
-                cursor.executemany(sql, rows[i : i + INSERT_BATCH])
-    return len(rows)
+    return report_rows_insert(rows=rows)
 
 
 def demo_reports_delete_all() -> int:
