@@ -31,7 +31,7 @@ def retention_task() -> int:
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=2,
-    expires=55,
+    expires=25,  # the next pass, 30 s later, supersedes one stuck in the queue
     ignore_result=True,
 )
 def detect_task(now: str | None = None) -> int:
