@@ -84,14 +84,18 @@ def _rollup_range(start: datetime, end: datetime) -> int:
         ON CONFLICT (service_id, minute, country, subdivision, problem)
         DO UPDATE SET count = excluded.count
     """
+    hours = HourCount._meta.db_table
+    # Most hour totals in the range are unchanged (every service's current hour is re-summed
+    # each minute): only differing ones are rewritten, the others are not churned into dead rows.
     hour_sql = f"""
-        INSERT INTO {HourCount._meta.db_table} (service_id, hour, country, count)
+        INSERT INTO {hours} (service_id, hour, country, count)
         SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, country, sum(count)
         FROM {target}
         WHERE minute >= %s AND minute < %s
         GROUP BY service_id, h, country
         ORDER BY service_id, h, country
         ON CONFLICT (service_id, hour, country) DO UPDATE SET count = excluded.count
+        WHERE {hours}.count <> excluded.count
     """
     hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
     adapt = connection.ops.adapt_datetimefield_value
