@@ -36,8 +36,10 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev services lint docker-check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
 
+# Each script prints one JSON line: intake (HTTP, COPY) then analytics (rollup, detection).
 bench: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/analytics.py
 
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py
