@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.db import connection
 from django.db.models import Sum
@@ -113,7 +114,14 @@ def to_wide(rows: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     Buckets with no rows are 0 reports, except before a series' first report, which are NaN
     ("not observed"): a service added last week has no history, not five weeks of silence.
     """
-    wide = rows.pivot_table(index="bucket", columns="series_id", values="count", aggfunc="sum")
-    wide = wide.reindex(index=index).fillna(0.0)
-    seen = (wide > 0).cummax()
-    return wide.where(seen)
+    codes, series = pd.factorize(rows["series_id"], sort=True)
+    step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(minutes=1)
+    offset = ((pd.DatetimeIndex(rows["bucket"]) - index[0]) // step).to_numpy(dtype=np.int64)
+    inside = (offset >= 0) & (offset < len(index))
+    flat = offset[inside] * len(series) + codes[inside]
+    weights = rows["count"].to_numpy(dtype=np.float64)[inside]
+    sums = np.bincount(flat, weights=weights, minlength=len(index) * len(series))
+    matrix = sums.reshape(len(index), len(series))
+    seen = np.maximum.accumulate(matrix > 0, axis=0)
+    matrix = np.where(seen, matrix, np.nan)
+    return pd.DataFrame(matrix, index=index, columns=pd.Index(series, name="series_id"))

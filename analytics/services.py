@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
@@ -231,6 +232,33 @@ def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
     )
 
 
+# The 7-week hourly history (millions of rows at thousands of series) only changes when the
+# detection window moves to the next hour, or when history is rewritten (a bulk load): each
+# worker keeps the last one, checked against a cheap fingerprint of the rows.
+_history_cache: dict[
+    tuple[datetime, frozenset[tuple[int, str]], tuple[int, int]], pd.DataFrame
+] = {}
+
+
+def _history_wide(*, since: datetime, countries: set[tuple[int, str]]) -> pd.DataFrame | None:
+    start = since - DETECTION_HISTORY
+    stamp = HourCount.objects.filter(hour__gte=start, hour__lt=since).aggregate(
+        rows=Count("id"), total=Sum("count")
+    )
+    key = (since, frozenset(countries), (stamp["rows"] or 0, stamp["total"] or 0))
+    cached = _history_cache.get(key)
+    if cached is not None:
+        return cached
+    history = hour_series(since=start, until=since, countries=countries)
+    if history.empty:
+        return None
+    hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(since), freq="1h", inclusive="left")
+    wide = to_wide(history, hours)
+    _history_cache.clear()
+    _history_cache[key] = wide
+    return wide
+
+
 def detection_run(*, now: datetime | None = None) -> DetectionResult:
     """One detection pass over every service (and busy service-country pair) at once:
     open, update and resolve incidents, and rewrite every service's status."""
@@ -241,21 +269,13 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         since=now - timedelta(days=7), min_reports=settings.COUNTRY_SERIES_MIN_REPORTS
     )
     counts = minute_series(since=since, until=at + timedelta(minutes=1), countries=countries)
-    history = hour_series(since=since - DETECTION_HISTORY, until=since, countries=countries)
     if counts.empty:
         results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
     else:
         minutes = pd.date_range(pd.Timestamp(since), pd.Timestamp(at), freq="1min")
         wide = to_wide(counts, minutes)
-        hist_wide = None
-        if not history.empty:
-            hours = pd.date_range(
-                pd.Timestamp(since - DETECTION_HISTORY),
-                pd.Timestamp(since),
-                freq="1h",
-                inclusive="left",
-            )
-            hist_wide = to_wide(history, hours)
+        hist_wide = _history_wide(since=since, countries=countries)
+        if hist_wide is not None:
             # A series seen in the history but silent for the last 30 hours is still a series.
             wide = wide.reindex(columns=wide.columns.union(hist_wide.columns))
             hist_wide = hist_wide.reindex(columns=wide.columns)
