@@ -50,7 +50,10 @@ def simulate_trickle() -> int:
         seconds = (now - start).total_seconds()
         if seconds < 1:
             return 0
-        frame = demo.trickle_reports(now=now, seconds=seconds, bursts=_live_bursts(now=now))
+        # A fresh seed per window: the same seed would repeat one random draw every 30 s.
+        frame = demo.trickle_reports(
+            now=now, seconds=seconds, seed=int(now.timestamp()), bursts=_live_bursts(now=now)
+        )
         created = demo_reports_insert(frame=frame)
         cache.set(TRICKLE_WATERMARK_KEY, now.timestamp(), timeout=TRICKLE_STATE_SECONDS)
         return created

@@ -9,9 +9,9 @@ BIN=$(dirname "$PY")
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 export DEMO_TRICKLE=${DEMO_TRICKLE:-true}
-# A live outage to watch: YouTube reports rise 25x for two hours from start-up.
+# A live outage to watch: YouTube reports rise up to 60x for two hours from start-up.
 # DEMO_TRICKLE_BURST="" turns it off; "tiktok:BR:30:45" is a country-only one.
-export DEMO_TRICKLE_BURST=${DEMO_TRICKLE_BURST-youtube:25:120}
+export DEMO_TRICKLE_BURST=${DEMO_TRICKLE_BURST-youtube:60:120}
 export OUTAGES_VAR_DIR=${OUTAGES_VAR_DIR:-$PWD/var}
 mkdir -p "$OUTAGES_VAR_DIR/broker/queue" "$OUTAGES_VAR_DIR/broker/processed" "$OUTAGES_VAR_DIR/broker/control"
 
