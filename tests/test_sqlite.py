@@ -1,14 +1,10 @@
 """The embedded default (SQLite, in-process cache) must keep working: `make run` uses it."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.embedded import run_on_embedded_default
 
 SCRIPT = textwrap.dedent(
     """
@@ -47,25 +43,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.sqlite
 def test_intake_works_on_the_embedded_default(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-    }
-    env.update(
-        OUTAGES_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="outages.settings",
-        DEBUG="true",
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_on_embedded_default(SCRIPT, tmp_path, DEBUG="true")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "1201"
     assert (tmp_path / "outages.sqlite3").exists()

@@ -1,10 +1,6 @@
 import io
-import os
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,6 +19,7 @@ from reports.tasks import (
     TRICKLE_WATERMARK_KEY,
     simulate_trickle,
 )
+from tests.embedded import run_on_embedded_default
 
 END = datetime(2025, 3, 20, 17, 42, 13, tzinfo=UTC)  # a Thursday afternoon
 WEEK = timedelta(days=7)
@@ -397,25 +394,7 @@ SQLITE_SCRIPT = textwrap.dedent(
 
 @pytest.mark.sqlite
 def test_seeding_and_the_trickle_work_on_the_embedded_default(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-    }
-    env.update(
-        OUTAGES_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="outages.settings",
-        DEMO_TRICKLE="true",
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", SQLITE_SCRIPT],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_on_embedded_default(SQLITE_SCRIPT, tmp_path, DEMO_TRICKLE="true")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "day 1/1" in out.stdout
     assert int(out.stdout.strip().splitlines()[-1]) > 1000
