@@ -1,8 +1,12 @@
-"""The product's URLs plus /bench/bare: the floor of what one Django request costs here."""
+"""The product's URLs plus the bare references: the floor of what one Django request, and one
+DRF request, costs here."""
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 
 # CSRF-exempt like DRF's APIView, so the same POST bodies reach both views.
@@ -11,7 +15,16 @@ def bare(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+class BareApi(APIView):
+    """A DRF view with the project's default DRF settings (authentication, renderer,
+    exception handler) and no work of its own."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 urlpatterns = [
     path("bench/bare", bare),
+    path("bench/bare-drf", BareApi.as_view()),
     path("", include("outages.urls")),
 ]
