@@ -4,6 +4,7 @@ from the raw report table. The heavier reads are cached for a minute, keyed by t
 they describe, so a busy page costs one computation per minute however many people load it.
 """
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -14,6 +15,7 @@ from typing import TypeVar
 from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour
+from redis.exceptions import RedisError
 
 from analytics.models import Baseline, HourCount, MinuteCount
 from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
@@ -80,16 +82,27 @@ EXPECTED_FLOOR = 3.0
 
 T = TypeVar("T")
 
+logger = logging.getLogger(__name__)
+
 
 def floor_minute(t: datetime) -> datetime:
     return t.replace(second=0, microsecond=0)
 
 
-def _cached(key: str, compute: Callable[[], T]) -> T:
-    value: T | None = cache.get(key)
+def _cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
+    """compute() once per key while the key lives. With the cache down, pages still work
+    (each request computes), which matters most exactly when everything else is failing."""
+    try:
+        value: T | None = cache.get(key)
+    except (RedisError, OSError) as exc:
+        logger.warning("cache read failed, computing %s: %s", key, exc)
+        return compute()
     if value is None:
         value = compute()
-        cache.set(key, value, CACHE_TTL)
+        try:
+            cache.set(key, value, ttl)
+        except (RedisError, OSError) as exc:
+            logger.warning("cache write failed for %s: %s", key, exc)
     return value
 
 
@@ -127,24 +140,34 @@ def _country_shares(
 ) -> dict[tuple[int, str], float]:
     """(service, country) -> the country's share of the service's reports in the same hours of
     the day (± SHARE_HOURS) over the last week: at 09:00 UTC Asia is awake and the Americas
-    asleep, and an all-day share would call that an anomaly."""
-    hours = [(now.hour + d) % 24 for d in range(-SHARE_HOURS, SHARE_HOURS + 1)]
-    qs = HourCount.objects.filter(hour__gte=now - SHARE_SPAN, hour__lt=now, hour__hour__in=hours)
-    if service_id is not None:
-        qs = qs.filter(service_id=service_id)
-    rows = list(
-        qs.values("service_id", "country")
-        .annotate(n=Sum("count"))
-        .values_list("service_id", "country", "n")
-    )
-    totals: dict[int, int] = defaultdict(int)
-    for sid, _, n in rows:
-        totals[sid] += n
-    return {
-        (sid, cc): n / totals[sid]
-        for sid, cc, n in rows
-        if totals[sid] and (country is None or cc == country)
-    }
+    asleep, and an all-day share would call that an anomaly.
+
+    Shares move with the hour of the day, not the minute: computed once an hour (a week of
+    hour totals for every service is the heaviest read of the live map)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+
+    def compute() -> dict[tuple[int, str], float]:
+        hours = [(hour.hour + d) % 24 for d in range(-SHARE_HOURS, SHARE_HOURS + 1)]
+        qs = HourCount.objects.filter(
+            hour__gte=hour - SHARE_SPAN, hour__lt=hour, hour__hour__in=hours
+        )
+        if service_id is not None:
+            qs = qs.filter(service_id=service_id)
+        rows = list(
+            qs.values("service_id", "country")
+            .annotate(n=Sum("count"))
+            .values_list("service_id", "country", "n")
+        )
+        totals: dict[int, int] = defaultdict(int)
+        for sid, _, n in rows:
+            totals[sid] += n
+        return {(sid, cc): n / totals[sid] for sid, cc, n in rows if totals[sid]}
+
+    key = f"pages:shares:{'all' if service_id is None else service_id}:{hour:%Y%m%d%H}"
+    value = _cached(key, compute, ttl=3600)
+    if country is None:
+        return value
+    return {k: v for k, v in value.items() if k[1] == country}
 
 
 # ---------------------------------------------------------------------------------- status
@@ -248,22 +271,39 @@ def sparklines(*, now: datetime) -> dict[int, list[int]]:
 
 
 def report_total(*, service_id: int, since: datetime, until: datetime) -> int:
-    """Reports of one service counted by the rollup in [since, until)."""
-    got = MinuteCount.objects.filter(
-        service_id=service_id, minute__gte=since, minute__lt=until
+    """Reports of one service counted by the rollup in [since, until): whole hours from the
+    hour totals, the ragged ends from minute counts (a busy service has tens of thousands of
+    minute rows a day, and 24 hour rows)."""
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    if first_hour < since:
+        first_hour += timedelta(hours=1)
+    last_hour = until.replace(minute=0, second=0, microsecond=0)
+    minutes = MinuteCount.objects.filter(service_id=service_id)
+    if first_hour >= last_hour:
+        got = minutes.filter(minute__gte=since, minute__lt=until).aggregate(n=Sum("count"))["n"]
+        return int(got or 0)
+    hours = HourCount.objects.filter(
+        service_id=service_id, hour__gte=first_hour, hour__lt=last_hour
     ).aggregate(n=Sum("count"))["n"]
-    return int(got or 0)
+    ends = minutes.filter(
+        Q(minute__gte=since, minute__lt=first_hour) | Q(minute__gte=last_hour, minute__lt=until)
+    ).aggregate(n=Sum("count"))["n"]
+    return int(hours or 0) + int(ends or 0)
 
 
 def report_counts(*, service_id: int, now: datetime) -> tuple[int, int]:
     """Reports in the last 15 minutes and the last 24 hours (whole minutes, current one
-    included), from the minute rollup."""
+    included), from the rollups."""
     minute = floor_minute(now)
     until = minute + timedelta(minutes=1)
-    return (
-        report_total(service_id=service_id, since=minute - timedelta(minutes=14), until=until),
-        report_total(service_id=service_id, since=minute - timedelta(hours=24), until=until),
-    )
+
+    def compute() -> tuple[int, int]:
+        return (
+            report_total(service_id=service_id, since=minute - timedelta(minutes=14), until=until),
+            report_total(service_id=service_id, since=until - timedelta(hours=24), until=until),
+        )
+
+    return _cached(f"pages:counts:{service_id}:{_minute_key(now)}", compute)
 
 
 def report_total_last(*, service_id: int, now: datetime, span: timedelta) -> int:

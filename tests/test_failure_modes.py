@@ -1,4 +1,5 @@
-"""What intake does when the things around it fail. Reports must still be stored."""
+"""What the site does when the things around it fail. Reports must still be stored, and
+pages must still answer."""
 
 import json
 
@@ -35,6 +36,18 @@ def test_with_redis_down_the_form_still_stores(client, tiktok):
     r = client.post("/tiktok/report", {"problem": "login", "country": "US"})
     assert r.status_code == 302
     assert Report.objects.count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(CACHES=DEAD_REDIS)
+def test_with_redis_down_pages_and_reads_still_answer(client, api, tiktok):
+    # The page cache is an optimisation: without it every request computes from the rollups.
+    for path in ("/", "/tiktok/", "/map/", "/region/US/"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+    for path in ("/api/v1/services/tiktok/trend", "/api/v1/heatmap?window=1h"):
+        r = api.get(path)
+        assert r.status_code == 200, (path, r.content)
 
 
 @pytest.mark.django_db
