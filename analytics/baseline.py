@@ -180,6 +180,18 @@ def _lagged(a: FloatArray, lag: int, rows: IntArray) -> FloatArray:
     return out
 
 
+def _cumsum_rows(a: npt.NDArray[np.float64] | BoolArray) -> FloatArray:
+    """np.cumsum(a, axis=0) in float64, with a row of zeros on top.
+
+    Accumulation adds row after row whatever the memory order, so the result is the same to
+    the bit; down a column-major copy it is several times faster than down the row-major
+    matrices used everywhere here.
+    """
+    out = np.zeros((a.shape[0] + 1, *a.shape[1:]), order="F")
+    np.cumsum(np.asfortranarray(a), axis=0, dtype=np.float64, out=out[1:])
+    return np.ascontiguousarray(out)
+
+
 def trailing_sum(a: FloatArray, w: int) -> FloatArray:
     """Sum of rows t-w+1..t; NaN if the window starts before row 0 or holds a NaN."""
     rows = a.shape[0]
@@ -188,9 +200,8 @@ def trailing_sum(a: FloatArray, w: int) -> FloatArray:
         return out
     nan = np.isnan(a)
     filled = np.where(nan, 0.0, a)
-    zero = np.zeros((1, *a.shape[1:]))
-    csum = np.concatenate([zero, np.cumsum(filled, axis=0)])
-    cnan = np.concatenate([zero, np.cumsum(nan, axis=0, dtype=np.float64)])
+    csum = _cumsum_rows(filled)
+    cnan = _cumsum_rows(nan)
     window = csum[w:] - csum[: rows - w + 1]
     holes = (cnan[w:] - cnan[: rows - w + 1]) > 0
     out[w - 1 :] = np.where(holes, np.nan, window)

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 from outages.models import Service
@@ -9,7 +11,13 @@ class MinuteCount(models.Model):
     Recomputed from the raw table by the rollup task, so it can always be rebuilt.
     """
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    # No database-level foreign key: every row comes from reports, whose own foreign key
+    # already guarantees the service, and checking it again for each of a million rows at
+    # commit was a quarter of the rollup. Deleting a service still deletes its rows (Django's
+    # on_delete). No index of its own either: the unique key starts with the service.
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     country = models.CharField(max_length=2)
     subdivision = models.CharField(max_length=6, blank=True, default="")
     problem = models.CharField(max_length=16)
@@ -30,10 +38,16 @@ class MinuteCount(models.Model):
 
 
 class RollupState(models.Model):
-    """The rollup's watermark: every minute before `complete_until` has been rolled up once."""
+    """The rollup's watermark: every minute before `complete_until` has been rolled up once.
+
+    Runs rewrite only the minutes from `complete_until` less the lateness allowance on, so
+    readers may keep older counts, as long as `history_id` is the same: it changes whenever
+    older minutes may be rewritten (history rewound for a bulk load, a run for an earlier time).
+    """
 
     name = models.CharField(max_length=32, unique=True)
     complete_until = models.DateTimeField()
+    history_id = models.UUIDField(default=uuid.uuid4)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

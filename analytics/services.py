@@ -1,22 +1,27 @@
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
 from analytics.breakdown import problem_shares, region_excess
 from analytics.detection import STATES, detect_frames, detect_many
+from analytics.grids import PairGrid, Series, grid_series, grid_update
 from analytics.models import Baseline, HourCount, MinuteCount, RollupState
 from analytics.selectors import (
     busy_countries,
+    hour_pair_rows,
     hour_series,
+    minute_pair_rows,
     minute_series,
     parse_series_id,
+    rollup_watermark,
     to_wide,
     window_breakdown,
 )
@@ -35,6 +40,9 @@ ROLLUP = "minute"
 # plus the level and dispersion look-backs).
 DETECTION_MINUTES = timedelta(hours=30)
 DETECTION_HISTORY = timedelta(weeks=7)
+# Memory for the rollup's GROUP BY and sort (PostgreSQL): a range of a million reports
+# fits, and stays off disk.
+ROLLUP_WORK_MEM = "64MB"
 # Regions' usual shares come from the day before an incident.
 REFERENCE_SPAN = timedelta(hours=24)
 # The status line compares the last 15 minutes with what they should hold.
@@ -66,46 +74,76 @@ def floor_hour(t: datetime) -> datetime:
 class RollupResult:
     start: datetime
     end: datetime
-    rows: int
+    rows: int  # minute rows inserted or changed
 
 
-def _rollup_range(start: datetime, end: datetime) -> int:
-    """Recompute and upsert every minute count in [start, end): rerunning gives the same rows."""
-    minute = _MINUTE_SQL[connection.vendor]
-    target = MinuteCount._meta.db_table
-    source = Report._meta.db_table
-    # ORDER BY the conflict key so two concurrent upserts lock rows in the same order.
-    sql = f"""
-        INSERT INTO {target} (service_id, minute, country, subdivision, problem, count)
-        SELECT service_id, {minute} AS m, country, subdivision, problem, count(*)
-        FROM {source}
-        WHERE created_at >= %s AND created_at < %s
-        GROUP BY service_id, m, country, subdivision, problem
-        ORDER BY service_id, m, country, subdivision, problem
-        ON CONFLICT (service_id, minute, country, subdivision, problem)
-        DO UPDATE SET count = excluded.count
-    """
+def _hour_sql() -> str:
+    minutes = MinuteCount._meta.db_table
     hours = HourCount._meta.db_table
     # Most hour totals in the range are unchanged (every service's current hour is re-summed
     # each minute): only differing ones are rewritten, the others are not churned into dead rows.
-    hour_sql = f"""
+    return f"""
         INSERT INTO {hours} (service_id, hour, country, count)
         SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, country, sum(count)
-        FROM {target}
+        FROM {minutes}
         WHERE minute >= %s AND minute < %s
         GROUP BY service_id, h, country
         ORDER BY service_id, h, country
         ON CONFLICT (service_id, hour, country) DO UPDATE SET count = excluded.count
         WHERE {hours}.count <> excluded.count
     """
-    hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
+
+
+def _minute_sql(*, upsert: bool) -> str:
+    minute = _MINUTE_SQL[connection.vendor]
+    target = MinuteCount._meta.db_table
+    select = f"""
+        INSERT INTO {target} (service_id, minute, country, subdivision, problem, count)
+        SELECT service_id, {minute} AS m, country, subdivision, problem, count(*)
+        FROM {Report._meta.db_table}
+        WHERE created_at >= %s AND created_at < %s
+        GROUP BY service_id, m, country, subdivision, problem
+    """
+    if not upsert:
+        # Rows in key order per (service, minute) keep the inserts into the key's index local;
+        # sorting on the text columns too (in the database's collation) costs more than it saves.
+        return select + "ORDER BY service_id, m"
+    # ORDER BY the conflict key so two concurrent upserts lock rows in the same order. A rerun
+    # leaves unchanged counts alone instead of churning them into dead rows.
+    return f"""{select}
+        ORDER BY service_id, m, country, subdivision, problem
+        ON CONFLICT (service_id, minute, country, subdivision, problem)
+        DO UPDATE SET count = excluded.count WHERE {target}.count <> excluded.count
+    """
+
+
+def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> int:
+    """Recompute every minute count in [start, end): rerunning gives the same rows.
+
+    Minutes from `fresh_from` on have not been written by an earlier run: their rows are
+    inserted without the conflict check, about a quarter of an upsert's cost. Should rows be
+    there after all (history was rewound), the insert fails on the unique key and those
+    minutes are upserted like the others.
+    """
     adapt = connection.ops.adapt_datetimefield_value
+    fresh_from = min(max(fresh_from, start), end)
+    rows = 0
     with connection.cursor() as cursor:
-        cursor.execute(sql, [adapt(start), adapt(end)])
-        rows = max(cursor.rowcount, 0)
+        if start < fresh_from:
+            cursor.execute(_minute_sql(upsert=True), [adapt(start), adapt(fresh_from)])
+            rows += max(cursor.rowcount, 0)
+        if fresh_from < end:
+            params = [adapt(fresh_from), adapt(end)]
+            try:
+                with transaction.atomic():
+                    cursor.execute(_minute_sql(upsert=False), params)
+            except IntegrityError:
+                cursor.execute(_minute_sql(upsert=True), params)
+            rows += max(cursor.rowcount, 0)
         # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
-        cursor.execute(hour_sql, [adapt(floor_hour(start)), adapt(hours_end)])
-        return rows
+        hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
+        cursor.execute(_hour_sql(), [adapt(floor_hour(start)), adapt(hours_end)])
+    return rows
 
 
 def rollup_run(*, now: datetime | None = None) -> RollupResult:
@@ -123,23 +161,30 @@ def rollup_run(*, now: datetime | None = None) -> RollupResult:
             # avoids two workers doing the same scan at once.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.rollup'))")
+                # The default work_mem spills a large range's GROUP BY and sort to disk.
+                cursor.execute(f"SET LOCAL work_mem = '{ROLLUP_WORK_MEM}'")
         state = RollupState.objects.select_for_update().filter(name=ROLLUP).first()
         if state is not None:
             start = floor_minute(min(state.complete_until, now) - lateness)
+            # The previous run wrote up to the end of the minute it stopped in.
+            fresh_from = state.complete_until + timedelta(minutes=1)
         else:
             first = Report.objects.order_by("created_at").values_list("created_at", flat=True)
             earliest = first.first()
             start = floor_minute(earliest) if earliest else floor_minute(now) - lateness
+            fresh_from = start
         # Chunks bound the memory of each GROUP BY when catching up on a long range.
         lower = start
         while lower < end:
             upper = min(lower + chunk, end)
-            rows += _rollup_range(lower, upper)
+            rows += _rollup_range(lower, upper, fresh_from=fresh_from)
             lower = upper
         # The current minute is still filling; it stays inside the next run's range.
-        RollupState.objects.update_or_create(
-            name=ROLLUP, defaults={"complete_until": floor_minute(now)}
-        )
+        defaults: dict[str, object] = {"complete_until": floor_minute(now)}
+        if state is not None and now < state.complete_until:
+            # A run for an earlier time rewrites minutes that readers took as final.
+            defaults["history_id"] = uuid.uuid4()
+        RollupState.objects.update_or_create(name=ROLLUP, defaults=defaults)
     return RollupResult(start=start, end=end, rows=rows)
 
 
@@ -232,31 +277,136 @@ def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
     )
 
 
-# The 7-week hourly history (millions of rows at thousands of series) only changes when the
-# detection window moves to the next hour, or when history is rewritten (a bulk load): each
-# worker keeps the last one, checked against a cheap fingerprint of the rows.
-_history_cache: dict[
-    tuple[datetime, frozenset[tuple[int, str]], tuple[int, int]], pd.DataFrame
-] = {}
+@dataclass
+class _KeptGrid:
+    history_id: uuid.UUID
+    grid: PairGrid
+    final_until: int  # epoch seconds: buckets before it cannot change while history_id holds
 
 
-def _history_wide(*, since: datetime, countries: set[tuple[int, str]]) -> pd.DataFrame | None:
-    start = since - DETECTION_HISTORY
-    stamp = HourCount.objects.filter(hour__gte=start, hour__lt=since).aggregate(
-        rows=Count("id"), total=Sum("count")
-    )
-    key = (since, frozenset(countries), (stamp["rows"] or 0, stamp["total"] or 0))
-    cached = _history_cache.get(key)
-    if cached is not None:
-        return cached
-    history = hour_series(since=start, until=since, countries=countries)
-    if history.empty:
+# Each worker keeps the counts it read on its last pass (30 hours of minutes, 7 weeks of hours:
+# millions of rows at thousands of series) and reads again only what the rollup may have
+# changed since: the minutes from its watermark less the lateness allowance on. A new
+# RollupState.history_id (a rewind for a bulk load, a reset) means reading everything again.
+_kept_grids: dict[str, _KeptGrid] = {}
+
+
+def _epoch(t: datetime) -> int:
+    return int(t.timestamp())
+
+
+def _counts_grid(
+    kind: str,
+    *,
+    since: datetime,
+    until: datetime,
+    step: timedelta,
+    watermark: tuple[uuid.UUID, datetime] | None,
+    final_until: datetime | None,
+) -> PairGrid:
+    """Counts per (service, country) on the grid [since, until), from the kept grid where it
+    is final and from the database for the rest."""
+    fetch = minute_pair_rows if kind == "minute" else hour_pair_rows
+    start, end, seconds = _epoch(since), _epoch(until), int(step.total_seconds())
+    kept = _kept_grids.pop(kind, None)
+    keep_until = start
+    if (
+        kept is not None
+        and watermark is not None
+        and kept.history_id == watermark[0]
+        and kept.grid.step == seconds
+        and kept.grid.start <= start
+    ):
+        final = min(kept.final_until, kept.grid.end, end)
+        keep_until = max(start, start + (final - start) // seconds * seconds)
+    if kept is not None and keep_until == end and kept.grid.start == start:
+        grid = kept.grid  # nothing new (the hourly history within the hour)
+    else:
+        rows = fetch(since=datetime.fromtimestamp(keep_until, tz=UTC), until=until)
+        grid = grid_update(
+            kept.grid if kept is not None and keep_until > start else None,
+            rows,
+            start=start,
+            buckets=(end - start) // seconds,
+            step=seconds,
+            keep_until=keep_until,
+        )
+    if watermark is not None and final_until is not None:
+        _kept_grids[kind] = _KeptGrid(watermark[0], grid, _epoch(final_until))
+    return grid
+
+
+@dataclass(frozen=True)
+class _DetectionInput:
+    series: list[str]
+    service: npt.NDArray[np.int64]
+    country: list[str]
+    wide: pd.DataFrame  # minutes x series
+    history: pd.DataFrame | None  # hours x series
+
+
+# The series of the hourly history change once an hour: kept with the grid they come from.
+_history_series: dict[str, tuple[PairGrid, frozenset[tuple[int, str]], Series]] = {}
+
+
+def _series_of_history(hours: PairGrid, countries: set[tuple[int, str]]) -> Series:
+    key = frozenset(countries)
+    kept = _history_series.get("hour")
+    if kept is not None and kept[0] is hours and kept[1] == key:
+        return kept[2]
+    series = grid_series(hours, countries)
+    _history_series["hour"] = (hours, key, series)
+    return series
+
+
+def _detection_input(
+    minutes: PairGrid, hours: PairGrid, countries: set[tuple[int, str]]
+) -> _DetectionInput | None:
+    """The minute matrix and hourly history of every series, on the same columns: every
+    series seen in either. A series seen in the history but silent for the last 30 hours is
+    still a series, with zeros where the minutes have no reports."""
+    recent = grid_series(minutes, countries)
+    if not recent.labels:
         return None
-    hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(since), freq="1h", inclusive="left")
-    wide = to_wide(history, hours)
-    _history_cache.clear()
-    _history_cache[key] = wide
-    return wide
+    older = _series_of_history(hours, countries)
+    if recent.labels == older.labels:
+        labels, service, country = recent.labels, recent.service, recent.country
+        wide, hist = recent.matrix, older.matrix
+    else:
+        labels = sorted(set(recent.labels) | set(older.labels))
+        where = {label: i for i, label in enumerate(labels)}
+        service = np.zeros(len(labels), dtype=np.int64)
+        country = [""] * len(labels)
+        for s in (recent, older):
+            for label, sid, cc in zip(s.labels, s.service.tolist(), s.country, strict=True):
+                service[where[label]] = sid
+                country[where[label]] = cc
+
+        def spread(s: Series) -> npt.NDArray[np.float64]:
+            out = np.full((s.matrix.shape[0], len(labels)), np.nan)
+            out[:, [where[label] for label in s.labels]] = s.matrix
+            return out
+
+        wide, hist = spread(recent), spread(older)
+    columns = pd.Index(labels, name="series_id")
+    history = None
+    if older.labels:
+        seen = np.isnan(hist).sum(axis=0) < hist.shape[0]
+        np.copyto(wide, 0.0, where=np.isnan(wide) & seen[None, :])
+        hours_index = pd.date_range(
+            pd.Timestamp(hours.start, unit="s", tz="UTC"), periods=hist.shape[0], freq="1h"
+        )
+        history = pd.DataFrame(hist, index=hours_index, columns=columns, copy=False)
+    index = pd.date_range(
+        pd.Timestamp(minutes.start, unit="s", tz="UTC"), periods=wide.shape[0], freq="1min"
+    )
+    return _DetectionInput(
+        series=labels,
+        service=service,
+        country=country,
+        wide=pd.DataFrame(wide, index=index, columns=columns, copy=False),
+        history=history,
+    )
 
 
 def detection_run(*, now: datetime | None = None) -> DetectionResult:
@@ -268,60 +418,74 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     countries = busy_countries(
         since=now - timedelta(days=7), min_reports=settings.COUNTRY_SERIES_MIN_REPORTS
     )
-    counts = minute_series(since=since, until=at + timedelta(minutes=1), countries=countries)
-    if counts.empty:
-        results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
-    else:
-        minutes = pd.date_range(pd.Timestamp(since), pd.Timestamp(at), freq="1min")
-        wide = to_wide(counts, minutes)
-        hist_wide = _history_wide(since=since, countries=countries)
-        if hist_wide is not None:
-            # A series seen in the history but silent for the last 30 hours is still a series.
-            wide = wide.reindex(columns=wide.columns.union(hist_wide.columns))
-            hist_wide = hist_wide.reindex(columns=wide.columns)
-            seen = hist_wide.notna().any()
-            wide.loc[:, seen] = wide.loc[:, seen].fillna(0.0)
-        results = detect_many(wide, bucket=pd.Timedelta(minutes=1), history=hist_wide)
-    recent = (
-        counts[counts["bucket"] > pd.Timestamp(at - STATUS_WINDOW)] if not counts.empty else counts
+    # Read before the counts: whatever the rollup writes later starts at or after this.
+    watermark = rollup_watermark(name=ROLLUP)
+    settled = watermark[1] - timedelta(seconds=settings.ROLLUP_LATENESS) if watermark else None
+    minutes = _counts_grid(
+        "minute",
+        since=since,
+        until=at + timedelta(minutes=1),
+        step=timedelta(minutes=1),
+        watermark=watermark,
+        final_until=floor_minute(settled) if settled else None,
     )
-    recent_sum = recent.groupby("series_id")["count"].sum() if not recent.empty else pd.Series()
+    hours = _counts_grid(
+        "hour",
+        since=since - DETECTION_HISTORY,
+        until=since,
+        step=timedelta(hours=1),
+        watermark=watermark,
+        final_until=floor_hour(settled) if settled else None,
+    )
+    data = _detection_input(minutes, hours, countries)
+    if data is None:
+        results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
+        data_service: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        data_country: list[str] = []
+        recent_sum = np.zeros(0)
+    else:
+        results = detect_many(data.wide, bucket=pd.Timedelta(minutes=1), history=data.history)
+        data_service, data_country = data.service, data.country
+        last = data.wide.to_numpy()[-int(STATUS_WINDOW / timedelta(minutes=1)) :]
+        recent_sum = np.nansum(last, axis=0)
 
     open_outages = {(o.service_id, o.country): o for o in Outage.objects.filter(ended_at=None)}
     opened = resolved = active = 0
-    statuses: dict[int, ServiceStatus] = {}
-    for sid, row in results.iterrows():
-        service_id, country = parse_series_id(str(sid))
-        state = str(row["state"])
-        expected = float(row["expected"]) if pd.notna(row["expected"]) else 0.0
+    states = results["state"].astype(str).tolist()
+    expected = np.nan_to_num(results["expected"].to_numpy(dtype=np.float64), nan=0.0)
+    reports = results["count"].to_numpy(dtype=np.float64)
+    threshold = np.nan_to_num(results["threshold"].to_numpy(dtype=np.float64), nan=0.0)
+    started = list(pd.DatetimeIndex(results["since"]).to_pydatetime())
+    for i, state in enumerate(states):
+        service_id, country = int(data_service[i]), data_country[i]
         # An incident opens on outage-level evidence only; "possible problems" shows on the
         # status line, and keeps an already open incident going.
         if state == Level.OUTAGE or (
             state == Level.POSSIBLE and (service_id, country) in open_outages
         ):
             active += 1
-            started = pd.Timestamp(row["since"]).to_pydatetime()
             outage, was_opened = outage_observe(
                 service_id=service_id,
                 country=country,
                 level=state,
                 at=at,
-                started_at=started,
-                reports=float(row["count"]),
-                expected=expected,
+                started_at=started[i],
+                reports=float(reports[i]),
+                expected=float(expected[i]),
             )
             opened += int(was_opened)
             open_outages.pop((service_id, country), None)
             outage_breakdown_update(outage=outage, until=at + timedelta(minutes=1))
-        if country:
-            continue
-        statuses[service_id] = ServiceStatus(
-            service_id=service_id,
+    statuses: dict[int, ServiceStatus] = {}
+    for i in (i for i, country in enumerate(data_country) if not country):
+        state = states[i]
+        statuses[int(data_service[i])] = ServiceStatus(
+            service_id=int(data_service[i]),
             level=state if state in Level.values else Level.OK,
-            since=pd.Timestamp(row["since"]).to_pydatetime() if state != Level.OK else None,
-            current=float(recent_sum.get(str(sid), 0.0)),
-            expected=expected * STATUS_WINDOW.total_seconds() / 60,
-            threshold=float(row["threshold"]) if pd.notna(row["threshold"]) else 0.0,
+            since=started[i] if state != Level.OK else None,
+            current=float(recent_sum[i]),
+            expected=float(expected[i]) * STATUS_WINDOW.total_seconds() / 60,
+            threshold=float(threshold[i]),
             updated_at=now,
         )
     # Incidents whose series is quiet again (or has no reports left at all) are resolved.
@@ -456,7 +620,9 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
 def rollup_rewind(*, since: datetime) -> None:
     """Make the next rollup recompute everything from `since` (reports were loaded in bulk
     with past timestamps)."""
-    RollupState.objects.filter(name=ROLLUP, complete_until__gt=since).update(complete_until=since)
+    RollupState.objects.filter(name=ROLLUP, complete_until__gt=since).update(
+        complete_until=since, history_id=uuid.uuid4()
+    )
 
 
 @transaction.atomic

@@ -161,3 +161,47 @@ def test_hour_totals_follow_the_minutes(tiktok):
         (T0, "BR"): 3,
         (T0 + timedelta(hours=1), "US"): 4,
     }
+
+
+@pytest.mark.django_db
+def test_a_rerun_rewrites_nothing_that_did_not_change(tiktok):
+    add(tiktok, T0, 4)
+    add(tiktok, T0 + timedelta(minutes=2), 1)
+    assert rollup_run(now=T0 + timedelta(minutes=3)).rows == 2
+    assert rollup_run(now=T0 + timedelta(minutes=3)).rows == 0
+    add(tiktok, T0 + timedelta(seconds=20), 1)
+    assert rollup_run(now=T0 + timedelta(minutes=4)).rows == 1
+    assert counts() == {
+        (tiktok.id, T0, "US", "", "login"): 5,
+        (tiktok.id, T0 + timedelta(minutes=2), "US", "", "login"): 1,
+    }
+
+
+@pytest.mark.django_db
+def test_rewound_history_is_counted_again_without_duplicates(tiktok):
+    from analytics.services import rollup_rewind
+
+    for m in range(0, 60, 10):
+        add(tiktok, T0 + timedelta(minutes=m), 2)
+    rollup_run(now=T0 + timedelta(hours=1))
+    # A bulk load of past reports: minutes already written get new counts, new ones appear.
+    add(tiktok, T0 + timedelta(minutes=20), 3)
+    add(tiktok, T0 + timedelta(minutes=25), 1, country="BR")
+    rollup_rewind(since=T0)
+    rollup_run(now=T0 + timedelta(hours=1, minutes=1))
+    rows = counts()
+    assert rows[(tiktok.id, T0 + timedelta(minutes=20), "US", "", "login")] == 5
+    assert rows[(tiktok.id, T0 + timedelta(minutes=25), "BR", "", "login")] == 1
+    assert sum(rows.values()) == 12 + 4
+    assert len(rows) == 7
+
+
+@pytest.mark.django_db
+def test_a_run_for_an_earlier_time_marks_history_rewritten(tiktok):
+    add(tiktok, T0, 1)
+    rollup_run(now=T0 + timedelta(minutes=30))
+    first = RollupState.objects.get().history_id
+    rollup_run(now=T0 + timedelta(minutes=31))
+    assert RollupState.objects.get().history_id == first
+    rollup_run(now=T0 + timedelta(minutes=10))
+    assert RollupState.objects.get().history_id != first
