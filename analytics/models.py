@@ -37,6 +37,26 @@ class MinuteCount(models.Model):
         return f"{self.service_id} {self.minute:%Y-%m-%d %H:%M} {self.country} {self.count}"
 
 
+class ServiceMinute(models.Model):
+    """Reports per minute per service, every country, subdivision and problem together:
+    summed from MinuteCount by the rollup for the charts of a whole service. A busy service
+    has tens of thousands of MinuteCount rows a day and at most 1,440 of these."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "minute"], name="serviceminute_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.minute:%Y-%m-%d %H:%M} {self.count}"
+
+
 class RollupState(models.Model):
     """The rollup's watermark: every minute before `complete_until` has been rolled up once.
 

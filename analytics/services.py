@@ -13,7 +13,7 @@ from analytics.baseline import expected as baseline_expected
 from analytics.breakdown import problem_shares, region_excess
 from analytics.detection import STATES, detect_frames, detect_many
 from analytics.grids import PairGrid, Series, grid_series, grid_update
-from analytics.models import Baseline, HourCount, MinuteCount, RollupState
+from analytics.models import Baseline, HourCount, MinuteCount, RollupState, ServiceMinute
 from analytics.selectors import (
     busy_countries,
     hour_pair_rows,
@@ -94,6 +94,29 @@ def _hour_sql() -> str:
     """
 
 
+def _service_minute_sql() -> str:
+    minutes = MinuteCount._meta.db_table
+    totals = ServiceMinute._meta.db_table
+    return f"""
+        INSERT INTO {totals} (service_id, minute, count)
+        SELECT service_id, minute, sum(count)
+        FROM {minutes}
+        WHERE minute >= %s AND minute < %s
+        GROUP BY service_id, minute
+        ORDER BY service_id, minute
+        ON CONFLICT (service_id, minute) DO UPDATE SET count = excluded.count
+        WHERE {totals}.count <> excluded.count
+    """
+
+
+def service_minute_resum(*, since: datetime, until: datetime) -> None:
+    """Rewrite the per-service minute totals of [since, until) from the minute counts (the
+    rollup does this for every range it writes; so must anything else writing minute counts)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_service_minute_sql(), [adapt(since), adapt(until)])
+
+
 def _minute_sql(*, upsert: bool) -> str:
     minute = _MINUTE_SQL[connection.vendor]
     target = MinuteCount._meta.db_table
@@ -140,6 +163,7 @@ def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> in
             except IntegrityError:
                 cursor.execute(_minute_sql(upsert=True), params)
             rows += max(cursor.rowcount, 0)
+        cursor.execute(_service_minute_sql(), [adapt(start), adapt(end)])
         # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
         hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
         cursor.execute(_hour_sql(), [adapt(floor_hour(start)), adapt(hours_end)])
@@ -628,5 +652,13 @@ def rollup_rewind(*, since: datetime) -> None:
 @transaction.atomic
 def analytics_reset() -> None:
     """Forget everything derived from the raw reports; the next rollup rebuilds it."""
-    for model in (MinuteCount, HourCount, Baseline, RollupState, Outage, ServiceStatus):
+    for model in (
+        MinuteCount,
+        ServiceMinute,
+        HourCount,
+        Baseline,
+        RollupState,
+        Outage,
+        ServiceStatus,
+    ):
         model.objects.all().delete()

@@ -312,15 +312,15 @@ def load_reports(url: str, services: list[tuple[int, str, list[str]]], now: date
 
 
 def history_rollups(url: str, until: datetime) -> float:
-    """Minute and hour rows for every report before `until`, by the rollup's own aggregation
-    in one INSERT ... SELECT per table with the indexes built after (what a first rollup over
-    years of imported history would want too); returns seconds. `rollup_run()` takes over
-    from `until`, with its lateness window overlapping these rows."""
+    """Minute, service-minute and hour rows for every report before `until`, by the rollup's
+    own aggregation in one INSERT ... SELECT per table with the indexes built after (what a
+    first rollup over years of imported history would want too); returns seconds.
+    `rollup_run()` takes over from `until`, its lateness window overlapping these rows."""
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         dropped: list[tuple[str, str, str]] = []
-        for table in ("analytics_minutecount", "analytics_hourcount"):
+        for table in ("analytics_minutecount", "analytics_serviceminute", "analytics_hourcount"):
             for name, kind, definition in conn.execute(
                 "SELECT conname, 'constraint', pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
@@ -348,6 +348,11 @@ def history_rollups(url: str, until: datetime) -> float:
             [until],
         )
         conn.execute(
+            """INSERT INTO analytics_serviceminute (service_id, minute, count)
+               SELECT service_id, minute, sum(count)
+               FROM analytics_minutecount GROUP BY service_id, minute"""
+        )
+        conn.execute(
             """INSERT INTO analytics_hourcount (service_id, hour, country, count)
                SELECT service_id, date_trunc('hour', minute) AS h, country, sum(count)
                FROM analytics_minutecount GROUP BY service_id, h, country"""
@@ -361,6 +366,7 @@ def history_rollups(url: str, until: datetime) -> float:
     RollupState.objects.update_or_create(name=ROLLUP, defaults={"complete_until": until})
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) analytics_minutecount")
+        conn.execute("VACUUM (ANALYZE) analytics_serviceminute")
         conn.execute("VACUUM (ANALYZE) analytics_hourcount")
     return time.perf_counter() - started
 

@@ -1,7 +1,8 @@
 """Reads for pages and the read API. Everything here comes from the rollups (MinuteCount,
-HourCount), the stored baselines and the detection results (ServiceStatus, Outage): never
-from the raw report table. The heavier reads are cached for a minute, keyed by the minute
-they describe, so a busy page costs one computation per minute however many people load it.
+ServiceMinute, HourCount), the stored baselines and the detection results (ServiceStatus,
+Outage): never from the raw report table. The heavier reads are cached for a minute, keyed
+by the minute they describe, so a busy page costs one computation per minute however many
+people load it.
 """
 
 import logging
@@ -17,7 +18,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour
 from redis.exceptions import RedisError
 
-from analytics.models import Baseline, HourCount, MinuteCount
+from analytics.models import Baseline, HourCount, MinuteCount, ServiceMinute
 from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
 from outages.models import (
     LEVEL_RANK,
@@ -277,13 +278,12 @@ def sparklines(*, now: datetime) -> dict[int, list[int]]:
 
 def report_total(*, service_id: int, since: datetime, until: datetime) -> int:
     """Reports of one service counted by the rollup in [since, until): whole hours from the
-    hour totals, the ragged ends from minute counts (a busy service has tens of thousands of
-    minute rows a day, and 24 hour rows)."""
+    hour totals, the ragged ends from the service's minute totals."""
     first_hour = since.replace(minute=0, second=0, microsecond=0)
     if first_hour < since:
         first_hour += timedelta(hours=1)
     last_hour = until.replace(minute=0, second=0, microsecond=0)
-    minutes = MinuteCount.objects.filter(service_id=service_id)
+    minutes = ServiceMinute.objects.filter(service_id=service_id)
     if first_hour >= last_hour:
         got = minutes.filter(minute__gte=since, minute__lt=until).aggregate(n=Sum("count"))["n"]
         return int(got or 0)
@@ -475,6 +475,12 @@ def service_series(
             if country:
                 hour_qs = hour_qs.filter(country=country)
             rows = list(hour_qs.values("hour").annotate(n=Sum("count")).values_list("hour", "n"))
+        elif not country and not problem:
+            rows = list(
+                ServiceMinute.objects.filter(
+                    service_id=service_id, minute__gte=first, minute__lt=until
+                ).values_list("minute", "count")
+            )
         else:
             minute_qs = MinuteCount.objects.filter(
                 service_id=service_id, minute__gte=first, minute__lt=until

@@ -205,3 +205,36 @@ def test_a_run_for_an_earlier_time_marks_history_rewritten(tiktok):
     assert RollupState.objects.get().history_id == first
     rollup_run(now=T0 + timedelta(minutes=10))
     assert RollupState.objects.get().history_id != first
+
+
+@pytest.mark.django_db
+def test_service_minute_totals_follow_the_minutes(tiktok, gmail):
+    from analytics.models import ServiceMinute
+    from analytics.services import rollup_rewind
+
+    add(tiktok, T0 + timedelta(seconds=5), 3)
+    add(tiktok, T0 + timedelta(seconds=9), 2, country="BR", subdivision="BR-SP", problem="upload")
+    add(gmail, T0 + timedelta(minutes=1), 1)
+    rollup_run(now=T0 + timedelta(minutes=3))
+    # Late, inside the lateness window: its minute's total is rewritten.
+    add(tiktok, T0 + timedelta(seconds=30), 4, country="DE")
+    rollup_run(now=T0 + timedelta(minutes=4))
+    rollup_run(now=T0 + timedelta(minutes=4))
+    # A bulk load of older reports, counted after a rewind.
+    add(tiktok, T0 - timedelta(hours=2), 5)
+    rollup_rewind(since=T0 - timedelta(hours=3))
+    rollup_run(now=T0 + timedelta(minutes=5))
+
+    totals = {(s.service_id, s.minute): s.count for s in ServiceMinute.objects.all()}
+    summed: dict[tuple[int, datetime], int] = {}
+    for (service_id, minute, *_), n in counts().items():
+        summed[(service_id, minute)] = summed.get((service_id, minute), 0) + n
+    assert (
+        totals
+        == summed
+        == {
+            (tiktok.id, T0 - timedelta(hours=2)): 5,
+            (tiktok.id, T0): 9,
+            (gmail.id, T0 + timedelta(minutes=1)): 1,
+        }
+    )

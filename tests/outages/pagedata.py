@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from analytics.models import Baseline, HourCount, MinuteCount
+from analytics.services import service_minute_resum
 from outages.models import Level, Outage, Service, ServiceStatus
 
 
@@ -68,6 +69,7 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         )
     )
     MinuteCount.objects.bulk_create(minutes)
+    service_minute_resum(since=minute - timedelta(minutes=20), until=minute + timedelta(minutes=1))
     since = minute - timedelta(minutes=20)
     ServiceStatus.objects.create(
         service=tiktok,
