@@ -529,6 +529,57 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     )
 
 
+def _baselines_write(
+    *,
+    service_ids: np.ndarray,
+    countries: np.ndarray,
+    hours: pd.DatetimeIndex,
+    per_minute: np.ndarray,
+    computed_at: datetime,
+) -> int:
+    """Upsert stored baselines; returns the rows given. Each run recomputes every stored hour
+    (hundreds of thousands of rows at thousands of series) and most come out unchanged: on
+    PostgreSQL they go in as four arrays in one statement, and only changed values are
+    rewritten."""
+    utc = hours.tz_localize(UTC) if hours.tz is None else hours.tz_convert(UTC)
+    stamps = list(utc.to_pydatetime())
+    if connection.vendor == "postgresql":
+        table = Baseline._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (service_id, country, hour, expected, computed_at)
+                SELECT s, c, h, e, %s
+                FROM unnest(%s::int[], %s::text[], %s::timestamptz[], %s::float8[]) AS t(s, c, h, e)
+                ORDER BY s, c, h
+                ON CONFLICT (service_id, country, hour) DO UPDATE
+                SET expected = excluded.expected, computed_at = excluded.computed_at
+                WHERE {table}.expected IS DISTINCT FROM excluded.expected
+                """,
+                [
+                    computed_at,
+                    service_ids.tolist(),
+                    countries.tolist(),
+                    stamps,
+                    per_minute.tolist(),
+                ],
+            )
+        return len(stamps)
+    Baseline.objects.bulk_create(
+        [
+            Baseline(service_id=s, country=c, hour=h, expected=e, computed_at=computed_at)
+            for s, c, h, e in zip(
+                service_ids.tolist(), countries.tolist(), stamps, per_minute.tolist(), strict=True
+            )
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["service", "country", "hour"],
+        update_fields=["expected", "computed_at"],
+    )
+    return len(stamps)
+
+
 def baseline_run(*, now: datetime | None = None) -> int:
     """Store each series' expected reports per minute for the last BASELINE_STORE_SPAN and the
     current hour (fixed at each hour's start from earlier data only)."""
@@ -545,30 +596,24 @@ def baseline_run(*, now: datetime | None = None) -> int:
     wide = to_wide(rows, index)
     expected = baseline_expected(wide, bucket=pd.Timedelta(hours=1))
     keep = expected.loc[pd.Timestamp(current - BASELINE_STORE_SPAN) :]
-    objs = []
-    for sid in keep.columns:
-        service_id, country = parse_series_id(str(sid))
-        for hour, value in keep[sid].items():
-            if pd.isna(value):
-                continue
-            objs.append(
-                Baseline(
-                    service_id=service_id,
-                    country=country,
-                    hour=pd.Timestamp(str(hour)).to_pydatetime(),
-                    expected=float(value) / 60.0,
-                    computed_at=now,
-                )
-            )
-    Baseline.objects.bulk_create(
-        objs,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["service", "country", "hour"],
-        update_fields=["expected", "computed_at"],
+    long = (
+        keep.rename_axis(index="hour", columns="series_id")
+        .reset_index()
+        .melt(id_vars="hour", var_name="series_id", value_name="expected")
+        .dropna(subset=["expected"])
+    )
+    if long.empty:
+        return 0
+    parts = long["series_id"].astype(str).str.partition(":")
+    written = _baselines_write(
+        service_ids=parts[0].astype("int64").to_numpy(),
+        countries=parts[2].to_numpy(dtype=object),
+        hours=pd.DatetimeIndex(long["hour"]),
+        per_minute=long["expected"].to_numpy(dtype=np.float64) / 60.0,
+        computed_at=now,
     )
     Baseline.objects.filter(hour__lt=current - BASELINE_STORE_SPAN).delete()
-    return len(objs)
+    return written
 
 
 def incidents_backfill(*, since: datetime, until: datetime) -> int:

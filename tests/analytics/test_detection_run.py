@@ -213,3 +213,42 @@ def test_a_new_service_has_no_imagined_silent_history(tiktok):
     latest = Baseline.objects.filter(service=tiktok, country="").order_by("-hour").first()
     assert latest is not None
     assert 2.5 < latest.expected < 6.0
+
+
+@pytest.mark.django_db
+def test_stored_baselines_are_the_pure_functions_output_and_a_rerun_changes_nothing(tiktok):
+    import pandas as pd
+
+    from analytics.baseline import expected as baseline_expected
+    from analytics.models import Baseline
+    from analytics.selectors import hour_series, to_wide
+    from analytics.services import BASELINE_STORE_SPAN, DETECTION_HISTORY, floor_hour
+
+    steady_history(tiktok, per_minute=4.0)
+    burst(tiktok)
+    rollup_run(now=NOW)
+    written = baseline_run(now=NOW)
+    worldwide = Baseline.objects.filter(service=tiktok, country="")
+    stored = {(b.country, b.hour): b.expected for b in worldwide}
+    current = floor_hour(NOW)
+    since = current - DETECTION_HISTORY - BASELINE_STORE_SPAN
+    index = pd.date_range(pd.Timestamp(since), pd.Timestamp(current), freq="1h")
+    rows = hour_series(since=since, until=current + timedelta(hours=1), countries=set())
+    wide = baseline_expected(to_wide(rows, index), bucket=pd.Timedelta(hours=1))
+    want = {
+        ("", hour.to_pydatetime()): value / 60.0
+        for hour, value in wide[str(tiktok.id)]
+        .loc[pd.Timestamp(current - BASELINE_STORE_SPAN) :]
+        .items()
+        if pd.notna(value)
+    }
+    # Worldwide here; the busy countries' series are written beside it.
+    assert written > len(want) > 24
+    assert stored.keys() == want.keys()
+    assert all(abs(stored[k] - want[k]) < 1e-9 for k in want)
+    later = NOW + timedelta(minutes=5)
+    assert baseline_run(now=later) == written
+    assert {(b.country, b.hour): b.expected for b in worldwide} == stored
+    if connection.vendor == "postgresql":
+        # Unchanged values are not rewritten: their computed_at stays that of the first run.
+        assert not Baseline.objects.filter(service=tiktok, computed_at=later).exists()
