@@ -236,7 +236,7 @@ def test_stored_baselines_are_the_pure_functions_output_and_a_rerun_changes_noth
     rows = hour_series(since=since, until=current + timedelta(hours=1), countries=set())
     wide = baseline_expected(to_wide(rows, index), bucket=pd.Timedelta(hours=1))
     want = {
-        ("", hour.to_pydatetime()): value / 60.0
+        ("", pd.Timestamp(str(hour)).to_pydatetime()): value / 60.0
         for hour, value in wide[str(tiktok.id)]
         .loc[pd.Timestamp(current - BASELINE_STORE_SPAN) :]
         .items()
