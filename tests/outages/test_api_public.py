@@ -1,9 +1,10 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
 from analytics.models import MinuteCount
 from outages.models import Level, Outage
@@ -50,6 +51,9 @@ def test_trend_from_to_bucket(api, data):
     assert last["reports"] == 4 and last["level"] == "outage"
     assert last["threshold"] == round(max(2 * last["expected"], last["expected"] + 5), 2)
     assert body["from"].endswith("Z")
+    # Bucket times are written the way DRF writes every other timestamp of the API.
+    drf = serializers.DateTimeField().to_representation
+    assert last["t"] == drf(datetime.fromisoformat(last["t"].replace("Z", "+00:00")))
 
 
 def test_trend_country_and_problem_filters(api, data):
