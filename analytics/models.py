@@ -108,6 +108,8 @@ class Baseline(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["service", "country", "hour"], name="baseline_key")
         ]
+        # The live map and region pages read every service's baselines for the last hour.
+        indexes = [models.Index(fields=["hour"], name="baseline_hour_idx")]
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.country or 'all'} {self.hour:%Y-%m-%d %H:00}"

@@ -29,7 +29,8 @@ random with a fixed seed), each request in three cache states in turn:
     * new_minute: the current minute's entries dropped, hourly ones kept: what the first
       request of each minute finds (the rest of that minute's requests are warm);
     * warm: the same request again.
-    * service page `/<slug>/`, and the busiest service's page alone; p50, p95 in ms.
+    * service page `/<slug>/`, and the busiest service's page alone; p50, p95 in ms. For
+      the record, the pages about every service: home, live map, a region (US).
     * API: `/services/<slug>/trend` (default 24 h in 15-min buckets; 7 days hourly; the last
       6 h per minute), `/services/<slug>/heatmap` (1 h, countries; 24 h, subdivisions of the
       US), and `/heatmap?window=1h` (all services).
@@ -476,6 +477,12 @@ def run(url: str) -> dict[str, Any]:
     log("service pages")
     pages = measure(client, [f"/{s}/" for s in sample])
     busiest = measure(client, [f"/{slugs[0]}/"] * 5)
+    # The other pages, for the record: every service at once.
+    other_pages = {
+        "home": measure(client, ["/"] * 10),
+        "live_map": measure(client, ["/map/"] * 10),
+        "region_us": measure(client, ["/region/US/"] * 10),
+    }
     log("API")
     api_paths = {
         "trend_24h_15m": [f"/api/v1/services/{s}/trend" for s in sample],
@@ -529,6 +536,7 @@ def run(url: str) -> dict[str, Any]:
         "rounds": ROUNDS,
         "service_page": pages,
         "service_page_busiest": busiest,
+        "other_pages": other_pages,
         "bare_django_view": bare,
         "service_page_p50_ms": {mode: pages[mode]["p50_ms"] for mode in MODES},
         "api": api,

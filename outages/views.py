@@ -1,8 +1,7 @@
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from outages import selectors
 from outages.models import Category, Service
@@ -25,24 +24,19 @@ def sparkline_points(values: list[int], *, width: int = 96, height: int = 24) ->
 
 def trend_table(trend: list[selectors.TrendBucket]) -> SafeString:
     """The chart's text alternative, newest first, built here in one pass: a hundred rows
-    through template variables and filters cost more than all of the page's queries."""
+    through template variables and filters cost more than all of the page's queries. Every
+    cell is a number or a formatted time, nothing to escape."""
 
     def one_decimal(value: float | None) -> str:
         return "—" if value is None else f"{value:.1f}"
 
-    return format_html_join(
-        "\n",
-        '<tr><td><time datetime="{}">{}</time></td><td>{}</td><td>{}</td><td>{}</td></tr>',
-        (
-            (
-                b.t.isoformat(),
-                b.t.strftime("%a %H:%M"),
-                b.reports,
-                one_decimal(b.expected),
-                one_decimal(b.threshold),
-            )
+    return mark_safe(  # noqa: S308 - numbers and times only, see above
+        "\n".join(
+            f'<tr><td><time datetime="{b.t.isoformat()}">{b.t:%a %H:%M}</time></td>'
+            f"<td>{int(b.reports)}</td><td>{one_decimal(b.expected)}</td>"
+            f"<td>{one_decimal(b.threshold)}</td></tr>"
             for b in reversed(trend)
-        ),
+        )
     )
 
 

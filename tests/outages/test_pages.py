@@ -64,6 +64,25 @@ def test_service_page_shows_problems_regions_and_incidents(client, data):
     assert 'href="/tiktok/report"' in body
 
 
+def test_the_chart_has_its_table_newest_first(client, data):
+    import re
+
+    body = client.get("/tiktok/").content.decode()
+    table = body.split('data-table="trend"')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<tr><td><time datetime="([^"]+)">[A-Z][a-z]{2} \d\d:\d\d</time></td>'
+        r"<td>(\d+)</td><td>([\d.]+|—)</td><td>([\d.]+|—)</td></tr>",
+        table,
+    )
+    # 24 hours of 15-minute buckets, the one in progress included.
+    assert len(rows) in (96, 97)
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
+    # The fixture's 20 minutes of 4 reports a minute fall within the last three buckets.
+    assert sum(int(r[1]) for r in rows[:3]) == 80
+    # Expected 10 an hour: 2.5 per full bucket, the outage line max(2×, +5) = 7.5.
+    assert ("2.5", "7.5") in {(r[2], r[3]) for r in rows}
+
+
 def test_service_page_reads_no_raw_reports_except_recent_comments(client, data, tiktok):
     Report.objects.create(
         service=tiktok,
