@@ -58,7 +58,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +65,16 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The bench package, once its parent is on the path.
+from bench.common import (  # noqa: E402
+    COMMENTS,
+    COUNTRIES,
+    SUBDIVISION_COUNTRIES,
+    django_on_new_database,
+    drop_database,
+    subdivision_codes,
+)
 
 BENCH_DB = "outages_bench_analytics"
 SEED = 20251127
@@ -75,14 +84,7 @@ VIEW_REPEATS = 7
 # Rollup data: the catalogue services, 1M reports over the last 3 hours.
 RAW_REPORTS = 1_000_000
 RAW_SPAN = timedelta(hours=3)
-RAW_COUNTRIES = (
-    "US", "GB", "DE", "FR", "BR", "IN", "ES", "IT", "MX", "CA",
-    "JP", "NL", "PL", "TR", "AU", "AR", "CO", "SE", "BE", "PT",
-    "ID", "PH", "ZA", "NG", "KR", "CH", "AT", "IE", "CL", "NZ",
-)  # fmt: skip
-SUBDIVISION_COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "ES", "IT", "MX", "CA")
 SUBDIVISIONS_PER_COUNTRY = 40
-COMMENTS = ("down for everyone here", "won't load", "error 503", "app crashes on start")
 
 # Series data: synthetic services with 7 days per minute and 7 weeks per hour before that.
 SERIES_SERVICES = 500
@@ -113,11 +115,6 @@ def log(message: str) -> None:
     print(f"[analytics {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
@@ -143,31 +140,7 @@ def grid_strings(start: datetime, step: timedelta, n: int) -> list[str]:
 
 def configure() -> str:
     """Recreate the bench database, point Django at it and migrate; returns its URL."""
-    user = os.environ.get("USER") or "postgres"
-    base = os.environ.get("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
-    if urlsplit(base).scheme not in ("postgres", "postgresql"):
-        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
-    url = with_path(base, f"/{BENCH_DB}")
-    log(f"recreating database {BENCH_DB}")
-    with psycopg.connect(with_path(base, "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DJANGO_SETTINGS_MODULE"] = "outages.settings"
-    os.environ["DATABASE_URL"] = url
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    return url
-
-
-def drop_database(url: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(with_path(url, "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    return django_on_new_database(BENCH_DB, settings_module="outages.settings", log=log)
 
 
 def copy_text(url: str, table: str, columns: tuple[str, ...], lines: list[str]) -> float:
@@ -257,16 +230,6 @@ def create_services() -> tuple[list[int], list[int], list[tuple[str, ...]]]:
     return catalogue, synthetic, problems
 
 
-def subdivision_codes() -> dict[str, list[str]]:
-    from outages.regions import subdivisions
-
-    by_country: dict[str, list[str]] = {}
-    for code, (country, _) in sorted(subdivisions().items()):
-        if len(code) <= 6:
-            by_country.setdefault(country, []).append(code)
-    return by_country
-
-
 def rhythm(hours: FloatArray) -> FloatArray:
     """Daily rhythm around 1 (peak mid-afternoon local time, about 3x peak to trough)."""
     out: FloatArray = 1.0 + 0.5 * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
@@ -291,7 +254,7 @@ class SeriesData:
         self.service_ids = np.asarray(service_ids, dtype=np.int64)
         self.problems = problems
         subs = subdivision_codes()
-        pool = np.asarray(RAW_COUNTRIES)
+        pool = np.asarray(COUNTRIES)
         pool_w = 1.0 / np.arange(1, len(pool) + 1) ** 0.8
         lanes = BUSY_COUNTRIES + QUIET_COUNTRIES
         self.lanes = lanes
@@ -436,7 +399,7 @@ def raw_reports(
     n_services = len(service_ids)
     span_s = RAW_SPAN.total_seconds()
     popularity = np.asarray([e.popularity for e in CATALOGUE]) ** 1.3
-    countries = np.asarray(RAW_COUNTRIES)
+    countries = np.asarray(COUNTRIES)
     country_w = 1.0 / np.arange(1, len(countries) + 1) ** 1.1
     # Two outages: a big global one and a regional one (Brazil).
     big, regional = int(np.argmax(popularity)), int(np.argsort(popularity)[-5])
@@ -1023,7 +986,7 @@ def main() -> None:
         result = run(url)
     finally:
         log(f"dropping database {BENCH_DB}")
-        drop_database(url)
+        drop_database(url, BENCH_DB)
     result["total_s"] = round(time.monotonic() - _STARTED, 1)
     # Other work on the host skews every timing here: the load average says how much.
     result["loadavg_1m"] = {"start": loadavg_start[0], "end": round(os.getloadavg()[0], 2)}

@@ -51,7 +51,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -59,19 +58,22 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The bench package, once its parent is on the path.
+from bench.common import (  # noqa: E402
+    COMMENTS,
+    COUNTRIES,
+    SUBDIVISION_COUNTRIES,
+    django_on_new_database,
+    drop_database,
+    subdivision_codes,
+)
+
 BENCH_DB = "outages_bench_reads"
 SEED = 20261126
 SERVICES = 500
 REPORTS = 10_000_000
 SPAN = timedelta(days=14)
 ZIPF = 0.9
-COUNTRIES = (
-    "US", "GB", "DE", "FR", "BR", "IN", "ES", "IT", "MX", "CA",
-    "JP", "NL", "PL", "TR", "AU", "AR", "CO", "SE", "BE", "PT",
-    "ID", "PH", "ZA", "NG", "KR", "CH", "AT", "IE", "CL", "NZ",
-)  # fmt: skip
-SUBDIVISION_COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "ES", "IT", "MX", "CA")
-COMMENTS = ("down for everyone here", "won't load", "error 503", "app crashes on start")
 # Outages in progress: (service rank, reports, minutes, main country).
 LIVE_OUTAGES = ((0, 60_000, 40, "US"), (3, 30_000, 30, "BR"), (40, 8_000, 25, "DE"))
 # Past ones within the last two days: (service rank, reports, minutes, hours ago).
@@ -88,11 +90,6 @@ _STARTED = time.monotonic()
 
 def log(message: str) -> None:
     print(f"[reads {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -113,37 +110,16 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def configure() -> str:
     """Recreate the bench database, point Django at it and migrate; returns its URL."""
-    user = os.environ.get("USER") or "postgres"
-    base = os.environ.get("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
-    if urlsplit(base).scheme not in ("postgres", "postgresql"):
-        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("REDIS_URL must name a Redis database the bench may flush")
-    url = with_path(base, f"/{BENCH_DB}")
-    log(f"recreating database {BENCH_DB}")
-    with psycopg.connect(with_path(base, "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ["DATABASE_URL"] = url
     # Every request of the bench comes from one address: the per-IP limit would answer 429.
     os.environ["API_THROTTLE_ANON"] = "100000000/minute"
-    import django
+    url = django_on_new_database(BENCH_DB, settings_module="bench.settings", log=log)
     from django.core.management import call_command
 
-    django.setup()
-    call_command("migrate", verbosity=0)
     # Pages link their static files through the manifest, as in production.
     call_command("collectstatic", interactive=False, verbosity=0)
     return url
-
-
-def drop_database(url: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(with_path(url, "/postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def create_services() -> list[tuple[int, str, list[str]]]:
@@ -177,16 +153,6 @@ def create_services() -> list[tuple[int, str, list[str]]]:
     # Popularity rank: a fixed shuffle, so the busiest are a mix of catalogue and others.
     random.Random(SEED).shuffle(services)
     return [(int(i), str(s), list(p)) for i, s, p in services]
-
-
-def subdivision_codes() -> dict[str, list[str]]:
-    from outages.regions import subdivisions
-
-    by_country: dict[str, list[str]] = {}
-    for code, (country, _) in sorted(subdivisions().items()):
-        if len(code) <= 6 and country in SUBDIVISION_COUNTRIES:
-            by_country.setdefault(country, []).append(code)
-    return by_country
 
 
 def picks(weights: np.ndarray, slots: int) -> np.ndarray:
@@ -229,7 +195,7 @@ def load_reports(url: str, services: list[tuple[int, str, list[str]]], now: date
     country_w = 1.0 / np.arange(1, len(COUNTRIES) + 1) ** 1.1
     cc_pick = (picks(country_w, 1_000) + 1).tolist()
     main_country = {c: i + 1 for i, c in enumerate(COUNTRIES)}
-    subs = subdivision_codes()
+    subs = {c: v for c, v in subdivision_codes().items() if c in SUBDIVISION_COUNTRIES}
     bursts: list[tuple[int, int, list[int], datetime, float]] = []
     for rank, n, minutes, country in LIVE_OUTAGES:
         mix = [main_country[country]] * 7 + cc_pick[:3]
@@ -558,7 +524,7 @@ def main() -> None:
         # BENCH_KEEP_DB=1 leaves the data in place for profiling.
         if os.environ.get("BENCH_KEEP_DB") != "1":
             log(f"dropping database {BENCH_DB}")
-            drop_database(url)
+            drop_database(url, BENCH_DB)
     result["total_s"] = round(time.monotonic() - _STARTED, 1)
     result["loadavg_1m"] = {"start": loadavg_start[0], "end": round(os.getloadavg()[0], 2)}
     print(json.dumps(result))
