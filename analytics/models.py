@@ -57,6 +57,25 @@ class ServiceMinute(models.Model):
         return f"{self.service_id} {self.minute:%Y-%m-%d %H:%M} {self.count}"
 
 
+class ServiceHour(models.Model):
+    """Reports per hour per service, every country together: summed from ServiceMinute by
+    the rollup for week-long charts and every service's 24-hour sparkline (HourCount holds a
+    row per country, thirty times as many)."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "hour"], name="servicehour_key")]
+        indexes = [models.Index(fields=["hour"], name="servicehour_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.hour:%Y-%m-%d %H:00} {self.count}"
+
+
 class RollupState(models.Model):
     """The rollup's watermark: every minute before `complete_until` has been rolled up once.
 

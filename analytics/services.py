@@ -13,7 +13,14 @@ from analytics.baseline import expected as baseline_expected
 from analytics.breakdown import problem_shares, region_excess
 from analytics.detection import STATES, detect_frames, detect_many
 from analytics.grids import PairGrid, Series, grid_series, grid_update
-from analytics.models import Baseline, HourCount, MinuteCount, RollupState, ServiceMinute
+from analytics.models import (
+    Baseline,
+    HourCount,
+    MinuteCount,
+    RollupState,
+    ServiceHour,
+    ServiceMinute,
+)
 from analytics.selectors import (
     busy_countries,
     hour_pair_rows,
@@ -109,12 +116,30 @@ def _service_minute_sql() -> str:
     """
 
 
-def service_minute_resum(*, since: datetime, until: datetime) -> None:
-    """Rewrite the per-service minute totals of [since, until) from the minute counts (the
-    rollup does this for every range it writes; so must anything else writing minute counts)."""
+def _service_hour_sql() -> str:
+    minutes = ServiceMinute._meta.db_table
+    hours = ServiceHour._meta.db_table
+    return f"""
+        INSERT INTO {hours} (service_id, hour, count)
+        SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, sum(count)
+        FROM {minutes}
+        WHERE minute >= %s AND minute < %s
+        GROUP BY service_id, h
+        ORDER BY service_id, h
+        ON CONFLICT (service_id, hour) DO UPDATE SET count = excluded.count
+        WHERE {hours}.count <> excluded.count
+    """
+
+
+def service_totals_resum(*, since: datetime, until: datetime) -> None:
+    """Rewrite the per-service minute totals of [since, until), and the per-service hour
+    totals of the hours it touches, from the minute counts (the rollup does this for every
+    range it writes; so must anything else writing minute counts)."""
     adapt = connection.ops.adapt_datetimefield_value
+    hours_end = floor_hour(until - timedelta(microseconds=1)) + timedelta(hours=1)
     with connection.cursor() as cursor:
         cursor.execute(_service_minute_sql(), [adapt(since), adapt(until)])
+        cursor.execute(_service_hour_sql(), [adapt(floor_hour(since)), adapt(hours_end)])
 
 
 def _minute_sql(*, upsert: bool) -> str:
@@ -166,7 +191,9 @@ def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> in
         cursor.execute(_service_minute_sql(), [adapt(start), adapt(end)])
         # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
         hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
-        cursor.execute(_hour_sql(), [adapt(floor_hour(start)), adapt(hours_end)])
+        hour_params = [adapt(floor_hour(start)), adapt(hours_end)]
+        cursor.execute(_hour_sql(), hour_params)
+        cursor.execute(_service_hour_sql(), hour_params)
     return rows
 
 
@@ -701,6 +728,7 @@ def analytics_reset() -> None:
         MinuteCount,
         ServiceMinute,
         HourCount,
+        ServiceHour,
         Baseline,
         RollupState,
         Outage,

@@ -279,15 +279,21 @@ def load_reports(url: str, services: list[tuple[int, str, list[str]]], now: date
 
 
 def history_rollups(url: str, until: datetime) -> float:
-    """Minute, service-minute and hour rows for every report before `until`, by the rollup's
-    own aggregation in one INSERT ... SELECT per table with the indexes built after (what a
-    first rollup over years of imported history would want too); returns seconds.
-    `rollup_run()` takes over from `until`, its lateness window overlapping these rows."""
+    """Minute and hour rows (per country and per service) for every report before `until`,
+    by the rollup's own aggregation in one INSERT ... SELECT per table with the indexes built
+    after (what a first rollup over years of imported history would want too); returns
+    seconds. `rollup_run()` takes over from `until`, its lateness window overlapping these."""
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         dropped: list[tuple[str, str, str]] = []
-        for table in ("analytics_minutecount", "analytics_serviceminute", "analytics_hourcount"):
+        tables = (
+            "analytics_minutecount",
+            "analytics_serviceminute",
+            "analytics_hourcount",
+            "analytics_servicehour",
+        )
+        for table in tables:
             for name, kind, definition in conn.execute(
                 "SELECT conname, 'constraint', pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
@@ -324,6 +330,11 @@ def history_rollups(url: str, until: datetime) -> float:
                SELECT service_id, date_trunc('hour', minute) AS h, country, sum(count)
                FROM analytics_minutecount GROUP BY service_id, h, country"""
         )
+        conn.execute(
+            """INSERT INTO analytics_servicehour (service_id, hour, count)
+               SELECT service_id, hour, sum(count)
+               FROM analytics_hourcount GROUP BY service_id, hour"""
+        )
         for _, _kind, statement in dropped:
             conn.execute(statement)
         conn.commit()
@@ -334,6 +345,7 @@ def history_rollups(url: str, until: datetime) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) analytics_minutecount")
         conn.execute("VACUUM (ANALYZE) analytics_serviceminute")
+        conn.execute("VACUUM (ANALYZE) analytics_servicehour")
         conn.execute("VACUUM (ANALYZE) analytics_hourcount")
     return time.perf_counter() - started
 

@@ -1,8 +1,8 @@
 """Reads for pages and the read API. Everything here comes from the rollups (MinuteCount,
-ServiceMinute, HourCount), the stored baselines and the detection results (ServiceStatus,
-Outage): never from the raw report table. The heavier reads are cached for a minute, keyed
-by the minute they describe, so a busy page costs one computation per minute however many
-people load it.
+HourCount and the per-service ServiceMinute and ServiceHour), the stored baselines and the
+detection results (ServiceStatus, Outage): never from the raw report table. The heavier reads
+are cached for a minute, keyed by the minute they describe, so a busy page costs one
+computation per minute however many people load it.
 """
 
 import logging
@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour
 from redis.exceptions import RedisError
 
-from analytics.models import Baseline, HourCount, MinuteCount, ServiceMinute
+from analytics.models import Baseline, HourCount, MinuteCount, ServiceHour, ServiceMinute
 from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
 from outages.models import (
     LEVEL_RANK,
@@ -262,11 +262,8 @@ def sparklines(*, now: datetime) -> dict[int, list[int]]:
         current = now.replace(minute=0, second=0, microsecond=0)
         first = current - timedelta(hours=23)
         out: dict[int, list[int]] = defaultdict(lambda: [0] * 24)
-        rows = (
-            HourCount.objects.filter(hour__gte=first, hour__lte=current)
-            .values("service_id", "hour")
-            .annotate(n=Sum("count"))
-            .values_list("service_id", "hour", "n")
+        rows = ServiceHour.objects.filter(hour__gte=first, hour__lte=current).values_list(
+            "service_id", "hour", "count"
         )
         for sid, hour, n in rows:
             index = int((hour - first).total_seconds() // 3600)
@@ -468,10 +465,10 @@ def _bucket_counts(
     problem: str,
 ) -> dict[datetime, int]:
     """Reports per clock-aligned bucket in [since, until), from the smallest table that
-    holds the series: hour totals for hour buckets, the service's minute totals for the whole
-    service, minute counts for a country or a problem."""
+    holds the series: the service's hour or minute totals for the whole service, hour counts
+    or minute counts for a country, minute counts for a problem."""
     if bucket >= timedelta(hours=1) and not problem:
-        table, col = HourCount._meta.db_table, "hour"
+        table, col = (ServiceHour if not country else HourCount)._meta.db_table, "hour"
     elif not country and not problem:
         table, col = ServiceMinute._meta.db_table, "minute"
     else:

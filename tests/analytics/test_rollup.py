@@ -238,3 +238,30 @@ def test_service_minute_totals_follow_the_minutes(tiktok, gmail):
             (gmail.id, T0 + timedelta(minutes=1)): 1,
         }
     )
+
+
+@pytest.mark.django_db
+def test_service_hour_totals_follow_the_minutes(tiktok, gmail):
+    from analytics.models import HourCount, ServiceHour
+
+    add(tiktok, T0 + timedelta(minutes=5), 2)
+    add(tiktok, T0 + timedelta(minutes=50), 3, country="BR")
+    add(gmail, T0 + timedelta(minutes=58), 1)
+    rollup_run(now=T0 + timedelta(minutes=55))
+    # Late for the earlier run, and a run starting mid-hour: hour totals stay exact.
+    add(tiktok, T0 + timedelta(minutes=54), 1, country="DE")
+    add(tiktok, T0 + timedelta(hours=1, minutes=2), 4)
+    rollup_run(now=T0 + timedelta(hours=1, minutes=3))
+    totals = {(s.service_id, s.hour): s.count for s in ServiceHour.objects.all()}
+    by_country: dict[tuple[int, datetime], int] = {}
+    for h in HourCount.objects.all():
+        by_country[(h.service_id, h.hour)] = by_country.get((h.service_id, h.hour), 0) + h.count
+    assert (
+        totals
+        == by_country
+        == {
+            (tiktok.id, T0): 6,
+            (gmail.id, T0): 1,
+            (tiktok.id, T0 + timedelta(hours=1)): 4,
+        }
+    )

@@ -3,10 +3,11 @@ an outage in Brazil and the US since 20 minutes ago, Gmail quiet."""
 
 from datetime import datetime, timedelta
 
+from django.db.models import Sum
 from django.utils import timezone
 
-from analytics.models import Baseline, HourCount, MinuteCount
-from analytics.services import service_minute_resum
+from analytics.models import Baseline, HourCount, MinuteCount, ServiceHour
+from analytics.services import service_totals_resum
 from outages.models import Level, Outage, Service, ServiceStatus
 
 
@@ -69,7 +70,12 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         )
     )
     MinuteCount.objects.bulk_create(minutes)
-    service_minute_resum(since=minute - timedelta(minutes=20), until=minute + timedelta(minutes=1))
+    # The per-service totals, as the rollup keeps them: the history's hours, then the minutes.
+    ServiceHour.objects.bulk_create(
+        ServiceHour(service_id=row["service_id"], hour=row["hour"], count=row["n"])
+        for row in HourCount.objects.values("service_id", "hour").annotate(n=Sum("count"))
+    )
+    service_totals_resum(since=minute - timedelta(minutes=20), until=minute + timedelta(minutes=1))
     since = minute - timedelta(minutes=20)
     ServiceStatus.objects.create(
         service=tiktok,
