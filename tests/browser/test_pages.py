@@ -18,10 +18,18 @@ def wait_for_svg(page, selector: str) -> None:
     assert page.locator(f"{selector} svg").count() == 1
 
 
+OVERFLOWING_CARDS = """() => [...document.querySelectorAll('.service-card')].filter(card => {
+    const edge = card.getBoundingClientRect().right;
+    return [...card.querySelectorAll('*')].some(el => el.getBoundingClientRect().right > edge + 1);
+}).map(card => card.dataset.slug)"""
+
+
 def test_report_journey_from_home_to_counted(desktop, live_server, data):
     page, watch = desktop
     page.goto(live_server.url + "/")
     assert page.get_by_role("heading", name="Problems now").is_visible()
+    # Every card holds its name, level, sparkline and count within its border.
+    assert page.evaluate(OVERFLOWING_CARDS) == []
     shot(page, "home-desktop")
     page.get_by_role("link", name="TikTok").first.click()
     page.wait_for_url("**/tiktok/")
@@ -95,6 +103,8 @@ def test_phone_layout(phone, live_server, data):
         # Nothing wider than the screen except inside scrollable table wrappers.
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+        if path == "/":
+            assert page.evaluate(OVERFLOWING_CARDS) == []
         shot(page, name)
     assert watch.errors == [] and watch.foreign == []
 
