@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from analytics.grids import IntArray, PairRows, country_code
 from analytics.models import HourCount, MinuteCount, RollupState
+from analytics.sql import epoch_seconds
 
 
 def series_id(service_id: int, country: str = "") -> str:
@@ -22,14 +23,6 @@ def series_id(service_id: int, country: str = "") -> str:
 def parse_series_id(sid: str) -> tuple[int, str]:
     service, _, country = sid.partition(":")
     return int(service), country
-
-
-# Seconds since the epoch, computed by the database: building a Python datetime per row is
-# what dominated a detection pass over thousands of series (millions of hour rows).
-_EPOCH_SQL = {
-    "postgresql": "extract(epoch from {col})::bigint",
-    "sqlite": "CAST(strftime('%%s', {col}) AS INTEGER)",
-}
 
 
 # PostgreSQL's binary COPY: a fixed header, then per row a 16-bit field count and per field a
@@ -104,7 +97,7 @@ def _pair_rows(table: str, time_col: str, since: datetime, until: datetime) -> P
         parsed = _parse_pair_arrays(data)
         if parsed is not None:
             return parsed
-    epoch = _EPOCH_SQL[connection.vendor].format(col=time_col)
+    epoch = epoch_seconds(time_col)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT service_id, country, {epoch}, {count} {where}", params)
         rows = cursor.fetchall()
@@ -174,7 +167,7 @@ def minute_series(
 ) -> pd.DataFrame:
     """Long rows (series_id, bucket, count) per minute: every service worldwide, plus the
     given (service, country) pairs."""
-    epoch = _EPOCH_SQL[connection.vendor].format(col="minute")
+    epoch = epoch_seconds("minute")
     adapt = connection.ops.adapt_datetimefield_value
     frame = _fetch(
         f"SELECT service_id, country, {epoch}, sum(count) FROM {MinuteCount._meta.db_table} "
@@ -187,7 +180,7 @@ def minute_series(
 def hour_series(
     *, since: datetime, until: datetime, countries: set[tuple[int, str]]
 ) -> pd.DataFrame:
-    epoch = _EPOCH_SQL[connection.vendor].format(col="hour")
+    epoch = epoch_seconds("hour")
     adapt = connection.ops.adapt_datetimefield_value
     frame = _fetch(
         f"SELECT service_id, country, {epoch}, count FROM {HourCount._meta.db_table} "

@@ -188,12 +188,10 @@ def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> in
             except IntegrityError:
                 cursor.execute(_minute_sql(upsert=True), params)
             rows += max(cursor.rowcount, 0)
-        cursor.execute(_service_minute_sql(), [adapt(start), adapt(end)])
         # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
         hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
-        hour_params = [adapt(floor_hour(start)), adapt(hours_end)]
-        cursor.execute(_hour_sql(), hour_params)
-        cursor.execute(_service_hour_sql(), hour_params)
+        cursor.execute(_hour_sql(), [adapt(floor_hour(start)), adapt(hours_end)])
+    service_totals_resum(since=start, until=end)
     return rows
 
 

@@ -20,6 +20,7 @@ from django.db.models.functions import ExtractHour
 from redis.exceptions import RedisError
 
 from analytics.models import Baseline, HourCount, MinuteCount, ServiceHour, ServiceMinute
+from analytics.sql import epoch_seconds
 from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
 from outages.models import (
     LEVEL_RANK,
@@ -447,14 +448,6 @@ def _incident_spans(
     return list(qs.values_list("started_at", "ended_at", "max_level"))
 
 
-# Seconds since the epoch in SQL: buckets are summed by the database (a day of minutes is
-# 1,440 rows; its 15-minute buckets, 96).
-_EPOCH_SQL = {
-    "postgresql": "extract(epoch from {col})::bigint",
-    "sqlite": "CAST(strftime('%%s', {col}) AS INTEGER)",
-}
-
-
 def _bucket_counts(
     *,
     service_id: int,
@@ -483,7 +476,9 @@ def _bucket_counts(
         where.append("problem = %s")
         params.append(problem)
     step = int(bucket.total_seconds())
-    epoch = _EPOCH_SQL[connection.vendor].format(col=col)
+    # Buckets are summed by the database: a day of minutes is 1,440 rows, its 15-minute
+    # buckets 96.
+    epoch = epoch_seconds(col)
     sql = (
         f"SELECT {epoch} - {epoch} %% {step} AS b, SUM(count) FROM {table} "
         f"WHERE {' AND '.join(where)} GROUP BY b"
