@@ -76,6 +76,62 @@ class ServiceHour(models.Model):
         return f"{self.service_id} {self.hour:%Y-%m-%d %H:00} {self.count}"
 
 
+class RegionHour(models.Model):
+    """Reports per hour per (service, country, subdivision), summed from MinuteCount by the
+    rollup: a day of a busy service's states or provinces is a few hundred of these rows
+    against tens of thousands of minute rows. HourCount is summed from these in turn."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    country = models.CharField(max_length=2)
+    subdivision = models.CharField(max_length=6, blank=True, default="")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "hour", "country", "subdivision"], name="regionhour_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.hour:%Y-%m-%d %H:00} {self.country} {self.subdivision}"
+
+
+class CountryMinute(models.Model):
+    """Reports per minute per country, every service together: the live map of all services
+    reads a few thousand of these instead of every service's minute rows."""
+
+    country = models.CharField(max_length=2)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "country"], name="countryminute_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.minute:%Y-%m-%d %H:%M} {self.count}"
+
+
+class CountryHour(models.Model):
+    """Reports per hour per country, every service together, summed from HourCount: the long
+    windows of the live map and each country's usual share of all reports."""
+
+    country = models.CharField(max_length=2)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "country"], name="countryhour_key")]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.hour:%Y-%m-%d %H:00} {self.count}"
+
+
 class RollupState(models.Model):
     """The rollup's watermark: every minute before `complete_until` has been rolled up once.
 
@@ -94,7 +150,7 @@ class RollupState(models.Model):
 
 
 class HourCount(models.Model):
-    """Reports per hour per (service, country), summed from MinuteCount by the rollup: the
+    """Reports per hour per (service, country), summed from RegionHour by the rollup: the
     weeks of history that baselines learn from, and the long ranges of charts."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")

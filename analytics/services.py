@@ -15,8 +15,11 @@ from analytics.detection import STATES, detect_frames, detect_many
 from analytics.grids import PairGrid, Series, grid_series, grid_update
 from analytics.models import (
     Baseline,
+    CountryHour,
+    CountryMinute,
     HourCount,
     MinuteCount,
+    RegionHour,
     RollupState,
     ServiceHour,
     ServiceMinute,
@@ -84,62 +87,105 @@ class RollupResult:
     rows: int  # minute rows inserted or changed
 
 
-def _hour_sql() -> str:
+def _resum_sql(*, target: str, keys: str, select: str, source: str, when: str) -> str:
+    """INSERT … SELECT … ON CONFLICT of a table of totals summed from a finer one, over a
+    range of its `when` column. Most totals in a range are unchanged (every service's current
+    hour is re-summed each minute): only differing ones are rewritten, the others are not
+    churned into dead rows. Rows in key order keep concurrent runs locking in one order."""
+    return f"""
+        INSERT INTO {target} ({keys}, count)
+        SELECT {select}, sum(count)
+        FROM {source}
+        WHERE {when} >= %s AND {when} < %s
+        GROUP BY {keys}
+        ORDER BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET count = excluded.count
+        WHERE {target}.count <> excluded.count
+    """
+
+
+def _totals_sql() -> list[tuple[str, str]]:
+    """Each table of totals as (SQL, "minutes" or "hours": the range it is re-summed over),
+    in order: every table is summed from one before it or from the minute counts."""
+    hour = _HOUR_SQL[connection.vendor]
     minutes = MinuteCount._meta.db_table
-    hours = HourCount._meta.db_table
-    # Most hour totals in the range are unchanged (every service's current hour is re-summed
-    # each minute): only differing ones are rewritten, the others are not churned into dead rows.
-    return f"""
-        INSERT INTO {hours} (service_id, hour, country, count)
-        SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, country, sum(count)
-        FROM {minutes}
-        WHERE minute >= %s AND minute < %s
-        GROUP BY service_id, h, country
-        ORDER BY service_id, h, country
-        ON CONFLICT (service_id, hour, country) DO UPDATE SET count = excluded.count
-        WHERE {hours}.count <> excluded.count
-    """
+    return [
+        (
+            _resum_sql(
+                target=RegionHour._meta.db_table,
+                keys="service_id, hour, country, subdivision",
+                select=f"service_id, {hour} AS hour, country, subdivision",
+                source=minutes,
+                when="minute",
+            ),
+            "hours",
+        ),
+        (
+            _resum_sql(
+                target=HourCount._meta.db_table,
+                keys="service_id, hour, country",
+                select="service_id, hour, country",
+                source=RegionHour._meta.db_table,
+                when="hour",
+            ),
+            "hours",
+        ),
+        (
+            _resum_sql(
+                target=ServiceMinute._meta.db_table,
+                keys="service_id, minute",
+                select="service_id, minute",
+                source=minutes,
+                when="minute",
+            ),
+            "minutes",
+        ),
+        (
+            _resum_sql(
+                target=ServiceHour._meta.db_table,
+                keys="service_id, hour",
+                select="service_id, hour",
+                source=HourCount._meta.db_table,
+                when="hour",
+            ),
+            "hours",
+        ),
+        (
+            _resum_sql(
+                target=CountryMinute._meta.db_table,
+                keys="minute, country",
+                select="minute, country",
+                source=minutes,
+                when="minute",
+            ),
+            "minutes",
+        ),
+        (
+            _resum_sql(
+                target=CountryHour._meta.db_table,
+                keys="hour, country",
+                select="hour, country",
+                source=HourCount._meta.db_table,
+                when="hour",
+            ),
+            "hours",
+        ),
+    ]
 
 
-def _service_minute_sql() -> str:
-    minutes = MinuteCount._meta.db_table
-    totals = ServiceMinute._meta.db_table
-    return f"""
-        INSERT INTO {totals} (service_id, minute, count)
-        SELECT service_id, minute, sum(count)
-        FROM {minutes}
-        WHERE minute >= %s AND minute < %s
-        GROUP BY service_id, minute
-        ORDER BY service_id, minute
-        ON CONFLICT (service_id, minute) DO UPDATE SET count = excluded.count
-        WHERE {totals}.count <> excluded.count
-    """
-
-
-def _service_hour_sql() -> str:
-    minutes = ServiceMinute._meta.db_table
-    hours = ServiceHour._meta.db_table
-    return f"""
-        INSERT INTO {hours} (service_id, hour, count)
-        SELECT service_id, {_HOUR_SQL[connection.vendor]} AS h, sum(count)
-        FROM {minutes}
-        WHERE minute >= %s AND minute < %s
-        GROUP BY service_id, h
-        ORDER BY service_id, h
-        ON CONFLICT (service_id, hour) DO UPDATE SET count = excluded.count
-        WHERE {hours}.count <> excluded.count
-    """
-
-
-def service_totals_resum(*, since: datetime, until: datetime) -> None:
-    """Rewrite the per-service minute totals of [since, until), and the per-service hour
-    totals of the hours it touches, from the minute counts (the rollup does this for every
+def totals_resum(*, since: datetime, until: datetime) -> None:
+    """Rewrite every total summed from the minute counts of [since, until): the minute totals
+    of the range and the hour totals of every hour it touches (the rollup does this for each
     range it writes; so must anything else writing minute counts)."""
     adapt = connection.ops.adapt_datetimefield_value
     hours_end = floor_hour(until - timedelta(microseconds=1)) + timedelta(hours=1)
+    ranges = {
+        "minutes": [adapt(since), adapt(until)],
+        "hours": [adapt(floor_hour(since)), adapt(hours_end)],
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_service_minute_sql(), [adapt(since), adapt(until)])
-        cursor.execute(_service_hour_sql(), [adapt(floor_hour(since)), adapt(hours_end)])
+        for sql, span in _totals_sql():
+            cursor.execute(sql, ranges[span])
 
 
 def _minute_sql(*, upsert: bool) -> str:
@@ -188,10 +234,8 @@ def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> in
             except IntegrityError:
                 cursor.execute(_minute_sql(upsert=True), params)
             rows += max(cursor.rowcount, 0)
-        # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
-        hours_end = floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
-        cursor.execute(_hour_sql(), [adapt(floor_hour(start)), adapt(hours_end)])
-    service_totals_resum(since=start, until=end)
+    # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
+    totals_resum(since=start, until=end)
     return rows
 
 
@@ -725,8 +769,11 @@ def analytics_reset() -> None:
     for model in (
         MinuteCount,
         ServiceMinute,
+        RegionHour,
         HourCount,
         ServiceHour,
+        CountryMinute,
+        CountryHour,
         Baseline,
         RollupState,
         Outage,

@@ -1,5 +1,6 @@
-"""Reads for pages and the read API. Everything here comes from the rollups (MinuteCount,
-HourCount and the per-service ServiceMinute and ServiceHour), the stored baselines and the
+"""Reads for pages and the read API. Everything here comes from the rollups (MinuteCount and
+the totals summed from it: per region, country and service, per minute and hour), the stored
+baselines and the
 detection results (ServiceStatus, Outage): never from the raw report table. The heavier reads
 are cached for a minute, keyed by the minute they describe, so a busy page costs one
 computation per minute however many people load it.
@@ -15,11 +16,20 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, F, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import ExtractHour
 from redis.exceptions import RedisError
 
-from analytics.models import Baseline, HourCount, MinuteCount, ServiceHour, ServiceMinute
+from analytics.models import (
+    Baseline,
+    CountryHour,
+    CountryMinute,
+    HourCount,
+    MinuteCount,
+    RegionHour,
+    ServiceHour,
+    ServiceMinute,
+)
 from analytics.sql import epoch_seconds
 from analytics.thresholds import MIN_EXCESS, OUTAGE_RATIO
 from outages.models import (
@@ -122,20 +132,84 @@ def _overlap_minutes(hour: datetime, since: datetime, until: datetime) -> float:
     return max((hi - lo).total_seconds() / 60, 0.0)
 
 
+def _window_sums(
+    *,
+    hours: str,
+    minutes: str,
+    key: str,
+    where: list[str],
+    params: list[Any],
+    since: datetime,
+    until: datetime,
+) -> dict[str, int]:
+    """`key` -> reports in [since, until): the whole hours from the table of hour totals
+    `hours`, the ragged ends from the table of minute totals `minutes`, both filtered by
+    `where`. A day of a busy service's states is a few hundred hour rows and an hour of
+    minutes, not tens of thousands of minute rows."""
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    if first_hour < since:
+        first_hour += timedelta(hours=1)
+    last_hour = until.replace(minute=0, second=0, microsecond=0)
+    adapt = connection.ops.adapt_datetimefield_value
+    conditions = " AND ".join([*where, "{col} >= %s", "{col} < %s"])
+    parts: list[str] = []
+    args: list[Any] = []
+    ends = [(since, until)]
+    if first_hour < last_hour:
+        parts.append(f"SELECT {key}, count FROM {hours} WHERE {conditions.format(col='hour')}")
+        args += [*params, adapt(first_hour), adapt(last_hour)]
+        ends = [(since, first_hour), (last_hour, until)]
+    for lo, hi in ends:
+        if lo < hi:
+            parts.append(
+                f"SELECT {key}, count FROM {minutes} WHERE {conditions.format(col='minute')}"
+            )
+            args += [*params, adapt(lo), adapt(hi)]
+    if not parts:
+        return {}
+    sql = f"SELECT {key}, SUM(count) FROM ({' UNION ALL '.join(parts)}) t GROUP BY {key}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return {code: int(n) for code, n in cursor.fetchall()}
+
+
 def _baseline_totals(
     *, since: datetime, until: datetime, service_id: int | None = None, country: str | None = None
 ) -> dict[tuple[int, str], float]:
-    """Reports expected over [since, until) per stored baseline series (service, country)."""
-    start = since.replace(minute=0, second=0, microsecond=0)
-    qs = Baseline.objects.filter(hour__gte=start, hour__lt=until)
+    """Reports expected over [since, until) per stored baseline series (service, country),
+    summed by the database: a day of a service's countries is hundreds of rows."""
+    first = since.replace(minute=0, second=0, microsecond=0)
+    last = (until - timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0)
+    # Hours inside the range count 60 minutes; the first and last only their overlap.
+    minutes = Case(
+        When(hour=first, then=Value(_overlap_minutes(first, since, until))),
+        When(hour=last, then=Value(_overlap_minutes(last, since, until))),
+        default=Value(60.0),
+        output_field=FloatField(),
+    )
+    qs = Baseline.objects.filter(hour__gte=first, hour__lt=until)
     if service_id is not None:
         qs = qs.filter(service_id=service_id)
     if country is not None:
         qs = qs.filter(country=country)
-    totals: dict[tuple[int, str], float] = defaultdict(float)
-    for sid, cc, hour, per_minute in qs.values_list("service_id", "country", "hour", "expected"):
-        totals[(sid, cc)] += per_minute * _overlap_minutes(hour, since, until)
-    return totals
+    rows = (
+        qs.values("service_id", "country")
+        .annotate(total=Sum(F("expected") * minutes))
+        .values_list("service_id", "country", "total")
+    )
+    return {(sid, cc): total for sid, cc, total in rows}
+
+
+def _share_hours(hour: datetime) -> list[datetime]:
+    """The hours within SHARE_HOURS of `hour`'s time of day over the SHARE_SPAN before it:
+    the hours themselves, not an hour-of-day filter, so that reads are an index lookup of a
+    fifth of the week instead of a scan of all of it."""
+    return [
+        t
+        for days in range(SHARE_SPAN.days + 1)
+        for d in range(-SHARE_HOURS, SHARE_HOURS + 1)
+        if hour - SHARE_SPAN <= (t := hour - timedelta(days=days, hours=-d)) < hour
+    ]
 
 
 def _country_shares(
@@ -150,15 +224,7 @@ def _country_shares(
     hour = now.replace(minute=0, second=0, microsecond=0)
 
     def compute() -> dict[tuple[int, str], float]:
-        # The hours themselves, not an hour-of-day filter: an index lookup of a fifth of the
-        # week instead of a scan of all of it.
-        hours = [
-            t
-            for days in range(SHARE_SPAN.days + 1)
-            for d in range(-SHARE_HOURS, SHARE_HOURS + 1)
-            if hour - SHARE_SPAN <= (t := hour - timedelta(days=days, hours=-d)) < hour
-        ]
-        qs = HourCount.objects.filter(hour__in=hours)
+        qs = HourCount.objects.filter(hour__in=_share_hours(hour))
         if service_id is not None:
             qs = qs.filter(service_id=service_id)
         rows = list(
@@ -642,6 +708,24 @@ def _region_rows(
     return sorted(rows, key=lambda r: (-r.ratio, -r.reports, r.name))
 
 
+def _world_shares(*, now: datetime) -> dict[str, float]:
+    """Country -> its share of all services' reports in the same hours of the day
+    (± SHARE_HOURS) over the last week; computed once an hour."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+
+    def compute() -> dict[str, float]:
+        rows = list(
+            CountryHour.objects.filter(hour__in=_share_hours(hour))
+            .values("country")
+            .annotate(n=Sum("count"))
+            .values_list("country", "n")
+        )
+        total = sum(n for _, n in rows)
+        return {cc: n / total for cc, n in rows if total}
+
+    return _cached(f"pages:worldshares:{hour:%Y%m%d%H}", compute, ttl=3600)
+
+
 def service_heatmap(
     *, service_id: int, window: str, now: datetime, country: str = ""
 ) -> list[RegionRow]:
@@ -655,15 +739,28 @@ def service_heatmap(
     def compute() -> list[RegionRow]:
         until = floor_minute(now) + timedelta(minutes=1)
         since = until - WINDOWS[window]
-        qs = MinuteCount.objects.filter(service_id=service_id, minute__gte=since)
+        minutes = MinuteCount._meta.db_table
+        where: list[str] = ["service_id = %s"]
+        params: list[Any] = [service_id]
         if country:
-            qs = qs.filter(country=country)
-        key = "subdivision" if country else "country"
-        reports = {
-            code: n
-            for code, n in qs.values(key).annotate(n=Sum("count")).values_list(key, "n")
-            if code
-        }
+            key, hours = "subdivision", RegionHour._meta.db_table
+            where += ["country = %s", "subdivision <> ''"]
+            params.append(country)
+        else:
+            key, hours = "country", HourCount._meta.db_table
+
+        def sums(lo: datetime, hi: datetime) -> dict[str, int]:
+            return _window_sums(
+                hours=hours,
+                minutes=minutes,
+                key=key,
+                where=where,
+                params=params,
+                since=lo,
+                until=hi,
+            )
+
+        reports = sums(since, until)
         baselines = _baseline_totals(since=since, until=until, service_id=service_id)
         service_expected = baselines.get((service_id, ""), 0.0)
         shares = _country_shares(now=now, service_id=service_id)
@@ -673,23 +770,13 @@ def service_heatmap(
         }
         if not country:
             return _region_rows(reports, country_expected, "country")
-        # Subdivisions: the country's expectation split by each one's share of the last day.
-        ref = (
-            MinuteCount.objects.filter(
-                service_id=service_id,
-                country=country,
-                minute__gte=since - SUBDIVISION_SHARE_SPAN,
-                minute__lt=since,
-            )
-            .exclude(subdivision="")
-            .values("subdivision")
-            .annotate(n=Sum("count"))
-            .values_list("subdivision", "n")
-        )
-        ref_rows = list(ref)
-        ref_total = sum(n for _, n in ref_rows)
+        # Subdivisions: the country's expectation split by each one's share of the whole
+        # hours of the day before.
+        before = since.replace(minute=0, second=0, microsecond=0)
+        ref = sums(before - SUBDIVISION_SHARE_SPAN, before)
+        ref_total = sum(ref.values())
         total = country_expected.get(country, 0.0)
-        expected = {sub: n / ref_total * total for sub, n in ref_rows} if ref_total else {}
+        expected = {sub: n / ref_total * total for sub, n in ref.items()} if ref_total else {}
         return _region_rows(reports, expected, "subdivision")
 
     key = f"pages:heat:{service_id}:{window}:{country}:{_minute_key(now)}"
@@ -697,22 +784,32 @@ def service_heatmap(
 
 
 def world_heatmap(*, window: str, now: datetime) -> list[RegionRow]:
-    """All services together, per country: reports in the window against the usual."""
+    """All services together, per country: reports in the window against the usual, which is
+    every service's expectation for the window times the country's usual share of all
+    reports at this time of day."""
 
     def compute() -> list[RegionRow]:
         until = floor_minute(now) + timedelta(minutes=1)
         since = until - WINDOWS[window]
-        reports = dict(
-            MinuteCount.objects.filter(minute__gte=since)
-            .values("country")
-            .annotate(n=Sum("count"))
-            .values_list("country", "n")
+        reports = _window_sums(
+            hours=CountryHour._meta.db_table,
+            minutes=CountryMinute._meta.db_table,
+            key="country",
+            where=[],
+            params=[],
+            since=since,
+            until=until,
         )
-        baselines = _baseline_totals(since=since, until=until, country="")
-        shares = _country_shares(now=now)
-        expected: dict[str, float] = defaultdict(float)
-        for (sid, cc), share in shares.items():
-            expected[cc] += share * baselines.get((sid, ""), 0.0)
+        per_hour = (
+            Baseline.objects.filter(
+                country="", hour__gte=since.replace(minute=0, second=0), hour__lt=until
+            )
+            .values("hour")
+            .annotate(e=Sum("expected"))
+            .values_list("hour", "e")
+        )
+        total = sum(e * _overlap_minutes(hour, since, until) for hour, e in per_hour)
+        expected = {cc: share * total for cc, share in _world_shares(now=now).items()}
         return _region_rows(reports, expected, "country")
 
     return _cached(f"pages:worldheat:{window}:{_minute_key(now)}", compute)

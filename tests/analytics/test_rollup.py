@@ -265,3 +265,42 @@ def test_service_hour_totals_follow_the_minutes(tiktok, gmail):
             (tiktok.id, T0 + timedelta(hours=1)): 4,
         }
     )
+
+
+@pytest.mark.django_db
+def test_region_and_country_totals_follow_the_minutes(tiktok, gmail):
+    from analytics.models import CountryHour, CountryMinute, RegionHour
+    from analytics.services import rollup_rewind
+
+    add(tiktok, T0 + timedelta(minutes=5), 2, subdivision="US-CA")
+    add(tiktok, T0 + timedelta(minutes=50), 3, country="BR", subdivision="BR-SP")
+    add(gmail, T0 + timedelta(minutes=58), 1, subdivision="US-CA", problem="email")
+    rollup_run(now=T0 + timedelta(minutes=55))
+    # Late for the earlier run, a run starting mid-hour, and a bulk load after a rewind.
+    add(tiktok, T0 + timedelta(minutes=54), 1, country="BR", subdivision="BR-SP")
+    add(tiktok, T0 + timedelta(hours=1, minutes=2), 4, country="DE")
+    rollup_run(now=T0 + timedelta(hours=1, minutes=3))
+    add(gmail, T0 - timedelta(hours=2), 5, country="BR")
+    rollup_rewind(since=T0 - timedelta(hours=3))
+    rollup_run(now=T0 + timedelta(hours=1, minutes=4))
+
+    regions: dict[tuple[int, datetime, str, str], int] = {}
+    by_minute: dict[tuple[datetime, str], int] = {}
+    by_hour: dict[tuple[datetime, str], int] = {}
+    for (service_id, minute, country, subdivision, _), n in counts().items():
+        hour = minute.replace(minute=0)
+        key = (service_id, hour, country, subdivision)
+        regions[key] = regions.get(key, 0) + n
+        by_minute[(minute, country)] = by_minute.get((minute, country), 0) + n
+        by_hour[(hour, country)] = by_hour.get((hour, country), 0) + n
+    assert {
+        (r.service_id, r.hour, r.country, r.subdivision): r.count for r in RegionHour.objects.all()
+    } == regions
+    assert regions[(tiktok.id, T0, "BR", "BR-SP")] == 4
+    assert {(c.minute, c.country): c.count for c in CountryMinute.objects.all()} == by_minute
+    assert {(c.hour, c.country): c.count for c in CountryHour.objects.all()} == by_hour == {
+        (T0 - timedelta(hours=2), "BR"): 5,
+        (T0, "US"): 3,
+        (T0, "BR"): 4,
+        (T0 + timedelta(hours=1), "DE"): 4,
+    }

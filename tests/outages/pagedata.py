@@ -3,11 +3,10 @@ an outage in Brazil and the US since 20 minutes ago, Gmail quiet."""
 
 from datetime import datetime, timedelta
 
-from django.db.models import Sum
 from django.utils import timezone
 
-from analytics.models import Baseline, HourCount, MinuteCount, ServiceHour
-from analytics.services import service_totals_resum
+from analytics.models import Baseline, MinuteCount, RegionHour
+from analytics.services import totals_resum
 from outages.models import Level, Outage, Service, ServiceStatus
 
 
@@ -24,11 +23,11 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
     for h in range(1, 24 * 7):
         t = hour - timedelta(hours=h)
         hours += [
-            HourCount(service=tiktok, country="US", hour=t, count=6),
-            HourCount(service=tiktok, country="BR", hour=t, count=4),
-            HourCount(service=gmail, country="US", hour=t, count=3),
+            RegionHour(service=tiktok, country="US", hour=t, count=6),
+            RegionHour(service=tiktok, country="BR", hour=t, count=4),
+            RegionHour(service=gmail, country="US", hour=t, count=3),
         ]
-    HourCount.objects.bulk_create(hours)
+    RegionHour.objects.bulk_create(hours)
     baselines = []
     for h in range(-1, 30):
         t = hour - timedelta(hours=h)
@@ -70,12 +69,9 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         )
     )
     MinuteCount.objects.bulk_create(minutes)
-    # The per-service totals, as the rollup keeps them: the history's hours, then the minutes.
-    ServiceHour.objects.bulk_create(
-        ServiceHour(service_id=row["service_id"], hour=row["hour"], count=row["n"])
-        for row in HourCount.objects.values("service_id", "hour").annotate(n=Sum("count"))
-    )
-    service_totals_resum(since=minute - timedelta(minutes=20), until=minute + timedelta(minutes=1))
+    # Every total summed from these, as the rollup keeps them (the week of hour rows has no
+    # minute rows under it: its hour totals are summed from the region hours above).
+    totals_resum(since=hour - timedelta(days=7), until=minute + timedelta(minutes=1))
     since = minute - timedelta(minutes=20)
     ServiceStatus.objects.create(
         service=tiktok,

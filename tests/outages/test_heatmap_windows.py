@@ -1,0 +1,75 @@
+"""Day-long heatmaps read whole hours from the hour totals and only the ragged ends from the
+minute rows: the sums must be exactly those of the minute rows over the window."""
+
+import random
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analytics.models import MinuteCount
+from analytics.services import totals_resum
+from outages import selectors
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 20, 14, 37, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def minutes(tiktok, gmail):
+    rng = random.Random(7)
+    rows = []
+    start = NOW.replace(second=0) - timedelta(hours=50)
+    for m in range(50 * 60 + 1):
+        for service in (tiktok, gmail):
+            for country, sub in (("US", "US-CA"), ("US", "US-NY"), ("US", ""), ("BR", "BR-SP")):
+                if rng.random() < 0.3:
+                    rows.append(
+                        MinuteCount(
+                            service=service,
+                            minute=start + timedelta(minutes=m),
+                            country=country,
+                            subdivision=sub,
+                            problem=rng.choice(["login", "upload"]),
+                            count=rng.randint(1, 9),
+                        )
+                    )
+    MinuteCount.objects.bulk_create(rows)
+    totals_resum(since=start, until=NOW.replace(second=0) + timedelta(minutes=1))
+    return rows
+
+
+def expected_sums(rows, window, key, keep):
+    until = NOW.replace(second=0) + timedelta(minutes=1)
+    sums: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if until - window <= r.minute < until and keep(r):
+            sums[key(r)] += r.count
+    return dict(sums)
+
+
+@pytest.mark.parametrize("window", ["1h", "6h", "24h"])
+def test_subdivision_heatmap_sums_the_window_exactly(minutes, tiktok, window):
+    rows = selectors.service_heatmap(service_id=tiktok.id, window=window, now=NOW, country="US")
+    want = expected_sums(
+        minutes,
+        selectors.WINDOWS[window],
+        key=lambda r: r.subdivision,
+        keep=lambda r: r.service_id == tiktok.id and r.country == "US" and r.subdivision,
+    )
+    assert {r.code: r.reports for r in rows if r.reports} == want
+    assert set(want) == {"US-CA", "US-NY"}
+
+
+@pytest.mark.parametrize("window", ["15m", "24h"])
+def test_country_heatmaps_sum_the_window_exactly(minutes, tiktok, window):
+    span = selectors.WINDOWS[window]
+    rows = selectors.service_heatmap(service_id=tiktok.id, window=window, now=NOW)
+    want = expected_sums(
+        minutes, span, key=lambda r: r.country, keep=lambda r: r.service_id == tiktok.id
+    )
+    assert {r.code: r.reports for r in rows if r.reports} == want
+    world = selectors.world_heatmap(window=window, now=NOW)
+    want = expected_sums(minutes, span, key=lambda r: r.country, keep=lambda r: True)
+    assert {r.code: r.reports for r in world if r.reports} == want
