@@ -526,13 +526,33 @@ def checkpoint(url: str) -> None:
         pass
 
 
+DERIVED_TABLES = (
+    "minutecount",
+    "regionhour",
+    "hourcount",
+    "serviceminute",
+    "servicehour",
+    "countryminute",
+    "countryhour",
+)
+
+
 def bench_rollup(
     url: str, catalogue_ids: list[int], start: datetime, now: datetime, reports: int
 ) -> dict[str, object]:
     from django.conf import settings
     from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-    from analytics.models import HourCount, MinuteCount, RollupState
+    from analytics.models import (
+        CountryHour,
+        CountryMinute,
+        HourCount,
+        MinuteCount,
+        RegionHour,
+        RollupState,
+        ServiceHour,
+        ServiceMinute,
+    )
     from analytics.services import ROLLUP, rollup_run
 
     lateness = timedelta(seconds=settings.ROLLUP_LATENESS)
@@ -549,9 +569,20 @@ def bench_rollup(
     counted = f"SELECT count(*) FROM ({bare}) t"
 
     def reset() -> None:
+        # Every row the rollup derives from these reports goes, so that each run writes them
+        # as new, like the first rollup of new reports does.
+        hours = floor_hour(start)
         MinuteCount.objects.filter(service_id__in=catalogue_ids, minute__gte=start).delete()
-        HourCount.objects.filter(service_id__in=catalogue_ids, hour__gte=floor_hour(start)).delete()
-        vacuum(url, "analytics_minutecount", "analytics_hourcount", analyze=False)
+        for model, column, since in (
+            (HourCount, "hour", hours),
+            (RegionHour, "hour", hours),
+            (ServiceMinute, "minute", start),
+            (ServiceHour, "hour", hours),
+        ):
+            model.objects.filter(service_id__in=catalogue_ids, **{f"{column}__gte": since}).delete()
+        CountryMinute.objects.filter(minute__gte=start).delete()
+        CountryHour.objects.filter(hour__gte=hours).delete()
+        vacuum(url, *(f"analytics_{t}" for t in DERIVED_TABLES), analyze=False)
 
     def timed_rollup(watermark: datetime) -> tuple[float, Any, dict[str, float]]:
         """rollup_run with seconds per statement kind and for the commit, where the deferred
@@ -609,6 +640,10 @@ def bench_rollup(
     # The per-minute run after a previous one a minute ago: the lateness window again.
     steady = [timed_rollup(floor_minute(now) - timedelta(minutes=1)) for _ in range(REPEATS)]
 
+    with connection.cursor() as cursor:
+        # The reference at PostgreSQL's own planner defaults, parallel workers allowed (the
+        # product's connections start them only for far larger plans).
+        cursor.execute("SET parallel_setup_cost = 1000")
     bare_runs = [sql_seconds(counted, params)[0] for _ in range(REPEATS)]
     fetch_s, fetched = sql_seconds(bare, params)
     assert len(fetched) == groups == rows, (len(fetched), groups, rows)
@@ -616,6 +651,7 @@ def bench_rollup(
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {counted}", params)
         plan = [str(r[0]) for r in cursor.fetchall()]
+        cursor.execute("RESET parallel_setup_cost")
     rollup_s, bare_s = median(runs), median(bare_runs)
 
     # The parts of the median run, so that they add up to its time.
@@ -625,7 +661,8 @@ def bench_rollup(
         return sum(v for k, v in middle.items() if k.startswith(prefix))
 
     minute_s = statement_s("insert into analytics_minutecount")
-    hour_s = statement_s("insert into analytics_hourcount")
+    totals_s = {t: statement_s(f"insert into analytics_{t}") for t in DERIVED_TABLES[1:]}
+    hour_s = sum(totals_s.values())
     commit_s = statement_s("commit")
     return {
         "reports": reports,
@@ -636,7 +673,8 @@ def bench_rollup(
         "rollup_run_runs_s": [round(x, 3) for x in runs],
         "rollup_run_parts_s": {
             "minute_rows": round(minute_s, 3),
-            "hour_resum": round(hour_s, 3),
+            "totals_resum": round(hour_s, 3),
+            "totals_by_table": {t: round(v, 3) for t, v in totals_s.items()},
             "commit": round(commit_s, 3),
             "rest": round(rollup_s - minute_s - hour_s - commit_s, 3),
         },
@@ -985,8 +1023,10 @@ def main() -> None:
     try:
         result = run(url)
     finally:
-        log(f"dropping database {BENCH_DB}")
-        drop_database(url, BENCH_DB)
+        # BENCH_KEEP_DB=1 leaves the data in place for profiling.
+        if os.environ.get("BENCH_KEEP_DB") != "1":
+            log(f"dropping database {BENCH_DB}")
+            drop_database(url, BENCH_DB)
     result["total_s"] = round(time.monotonic() - _STARTED, 1)
     # Other work on the host skews every timing here: the load average says how much.
     result["loadavg_1m"] = {"start": loadavg_start[0], "end": round(os.getloadavg()[0], 2)}
