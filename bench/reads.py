@@ -296,7 +296,7 @@ def history_rollups(url: str, until: datetime) -> float:
         for table in tables:
             for name, kind, definition in conn.execute(
                 "SELECT conname, 'constraint', pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
+                "WHERE conrelid = %s::regclass AND contype IN ('p', 'u', 'f')",
                 [table],
             ).fetchall():
                 conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
