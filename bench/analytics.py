@@ -652,6 +652,23 @@ def bench_rollup(
         cursor.execute(f"EXPLAIN {counted}", params)
         plan = [str(r[0]) for r in cursor.fetchall()]
         cursor.execute("RESET parallel_setup_cost")
+    # The floor of any table of minute rows: the rollup's own aggregation inserted into a
+    # table with the same columns and no index, key or constraint at all.
+    floor_runs = []
+    for _ in range(REPEATS):
+        checkpoint(url)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE bench_minute_floor (LIKE analytics_minutecount)")
+            started = time.perf_counter()
+            cursor.execute(
+                "INSERT INTO bench_minute_floor "
+                "(service_id, minute, country, subdivision, problem, count) "
+                f"{bare} ORDER BY service_id, m",
+                params,
+            )
+            floor_runs.append(time.perf_counter() - started)
+            cursor.execute("DROP TABLE bench_minute_floor")
+    log(f"heap-only insert of the same rows: {median(floor_runs):.2f} s")
     rollup_s, bare_s = median(runs), median(bare_runs)
 
     # The parts of the median run, so that they add up to its time.
@@ -689,6 +706,10 @@ def bench_rollup(
         "bare_sql_plan": [line.split("  (")[0].strip() for line in plan][1:3],
         "bare_sql_parallel": any("Gather" in line for line in plan),
         "bare_sql_fetch_all_rows_s": round(fetch_s, 3),
+        "floor_heap_insert_s": round(median(floor_runs), 3),
+        "floor_method": "the same GROUP BY inserted into a table with the same columns and no "
+        "index or constraint: what writing the minute rows costs before any key",
+        "floor_ratio": round(median(floor_runs) / bare_s, 2),
         "ratio": round(rollup_s / bare_s, 2),
         "target_ratio_max": TARGETS["rollup_vs_bare_sql_max"],
     }
