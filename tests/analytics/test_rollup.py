@@ -298,9 +298,13 @@ def test_region_and_country_totals_follow_the_minutes(tiktok, gmail):
     } == regions
     assert regions[(tiktok.id, T0, "BR", "BR-SP")] == 4
     assert {(c.minute, c.country): c.count for c in CountryMinute.objects.all()} == by_minute
-    assert {(c.hour, c.country): c.count for c in CountryHour.objects.all()} == by_hour == {
-        (T0 - timedelta(hours=2), "BR"): 5,
-        (T0, "US"): 3,
-        (T0, "BR"): 4,
-        (T0 + timedelta(hours=1), "DE"): 4,
-    }
+    assert (
+        {(c.hour, c.country): c.count for c in CountryHour.objects.all()}
+        == by_hour
+        == {
+            (T0 - timedelta(hours=2), "BR"): 5,
+            (T0, "US"): 3,
+            (T0, "BR"): 4,
+            (T0 + timedelta(hours=1), "DE"): 4,
+        }
+    )
