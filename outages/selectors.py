@@ -200,31 +200,43 @@ def _baseline_totals(
     return {(sid, cc): total for sid, cc, total in rows}
 
 
-def _share_hours(hour: datetime) -> list[datetime]:
-    """The hours within SHARE_HOURS of `hour`'s time of day over the SHARE_SPAN before it:
-    the hours themselves, not an hour-of-day filter, so that reads are an index lookup of a
-    fifth of the week instead of a scan of all of it."""
+def _share_hours(hour: datetime, span: timedelta) -> list[datetime]:
+    """The hours of the SHARE_SPAN before `hour` at the times of day that a window of `span`
+    ending in `hour` covers, ± SHARE_HOURS (for a day's window, every hour: its countries'
+    all-day shares). The hours themselves, not an hour-of-day filter, so that reads are an
+    index lookup instead of a scan of the whole week."""
+    back = max(math.ceil(span / timedelta(hours=1)) - 1, 0)
+    offsets = range(-back - SHARE_HOURS, SHARE_HOURS + 1)
+    if len(offsets) >= 24:
+        return [
+            hour - timedelta(hours=h) for h in range(1, int(SHARE_SPAN / timedelta(hours=1)) + 1)
+        ]
     return [
         t
         for days in range(SHARE_SPAN.days + 1)
-        for d in range(-SHARE_HOURS, SHARE_HOURS + 1)
+        for d in offsets
         if hour - SHARE_SPAN <= (t := hour - timedelta(days=days, hours=-d)) < hour
     ]
 
 
 def _country_shares(
-    *, now: datetime, service_id: int | None = None, country: str | None = None
+    *,
+    now: datetime,
+    span: timedelta,
+    service_id: int | None = None,
+    country: str | None = None,
 ) -> dict[tuple[int, str], float]:
-    """(service, country) -> the country's share of the service's reports in the same hours of
-    the day (± SHARE_HOURS) over the last week: at 09:00 UTC Asia is awake and the Americas
-    asleep, and an all-day share would call that an anomaly.
+    """(service, country) -> the country's share of the service's reports in the hours of the
+    day that a window of `span` ending now covers (± SHARE_HOURS) over the last week: at
+    09:00 UTC Asia is awake and the Americas asleep, and an all-day share would call that an
+    anomaly in the last hour, while over the last day the all-day share is the right one.
 
     Shares move with the hour of the day, not the minute: computed once an hour (a week of
     hour totals for every service is the heaviest read of the live map)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
 
     def compute() -> dict[tuple[int, str], float]:
-        qs = HourCount.objects.filter(hour__in=_share_hours(hour))
+        qs = HourCount.objects.filter(hour__in=_share_hours(hour, span))
         if service_id is not None:
             qs = qs.filter(service_id=service_id)
         rows = list(
@@ -237,7 +249,8 @@ def _country_shares(
             totals[sid] += n
         return {(sid, cc): n / totals[sid] for sid, cc, n in rows if totals[sid]}
 
-    key = f"pages:shares:{'all' if service_id is None else service_id}:{hour:%Y%m%d%H}"
+    scope = "all" if service_id is None else service_id
+    key = f"pages:shares:{scope}:{span.total_seconds():.0f}:{hour:%Y%m%d%H}"
     value = _cached(key, compute, ttl=3600)
     if country is None:
         return value
@@ -708,14 +721,14 @@ def _region_rows(
     return sorted(rows, key=lambda r: (-r.ratio, -r.reports, r.name))
 
 
-def _world_shares(*, now: datetime) -> dict[str, float]:
-    """Country -> its share of all services' reports in the same hours of the day
-    (± SHARE_HOURS) over the last week; computed once an hour."""
+def _world_shares(*, now: datetime, span: timedelta) -> dict[str, float]:
+    """Country -> its share of all services' reports in the hours of the day that a window of
+    `span` ending now covers (± SHARE_HOURS) over the last week; computed once an hour."""
     hour = now.replace(minute=0, second=0, microsecond=0)
 
     def compute() -> dict[str, float]:
         rows = list(
-            CountryHour.objects.filter(hour__in=_share_hours(hour))
+            CountryHour.objects.filter(hour__in=_share_hours(hour, span))
             .values("country")
             .annotate(n=Sum("count"))
             .values_list("country", "n")
@@ -723,7 +736,8 @@ def _world_shares(*, now: datetime) -> dict[str, float]:
         total = sum(n for _, n in rows)
         return {cc: n / total for cc, n in rows if total}
 
-    return _cached(f"pages:worldshares:{hour:%Y%m%d%H}", compute, ttl=3600)
+    key = f"pages:worldshares:{span.total_seconds():.0f}:{hour:%Y%m%d%H}"
+    return _cached(key, compute, ttl=3600)
 
 
 def service_heatmap(
@@ -763,7 +777,7 @@ def service_heatmap(
         reports = sums(since, until)
         baselines = _baseline_totals(since=since, until=until, service_id=service_id)
         service_expected = baselines.get((service_id, ""), 0.0)
-        shares = _country_shares(now=now, service_id=service_id)
+        shares = _country_shares(now=now, span=WINDOWS[window], service_id=service_id)
         country_expected = {
             cc: baselines.get((service_id, cc), share * service_expected)
             for (_, cc), share in shares.items()
@@ -809,7 +823,8 @@ def world_heatmap(*, window: str, now: datetime) -> list[RegionRow]:
             .values_list("hour", "e")
         )
         total = sum(e * _overlap_minutes(hour, since, until) for hour, e in per_hour)
-        expected = {cc: share * total for cc, share in _world_shares(now=now).items()}
+        shares = _world_shares(now=now, span=WINDOWS[window])
+        expected = {cc: share * total for cc, share in shares.items()}
         return _region_rows(reports, expected, "country")
 
     return _cached(f"pages:worldheat:{window}:{_minute_key(now)}", compute)
@@ -843,7 +858,7 @@ def region_services(*, country: str, window: str, now: datetime) -> list[RegionS
             .values_list("service_id", "n")
         )
         baselines = _baseline_totals(since=since, until=until)
-        shares = _country_shares(now=now, country=country)
+        shares = _country_shares(now=now, span=WINDOWS[window], country=country)
         expected = {
             sid: baselines.get((sid, country), share * baselines.get((sid, ""), 0.0))
             for (sid, _), share in shares.items()

@@ -73,3 +73,45 @@ def test_country_heatmaps_sum_the_window_exactly(minutes, tiktok, window):
     world = selectors.world_heatmap(window=window, now=NOW)
     want = expected_sums(minutes, span, key=lambda r: r.country, keep=lambda r: True)
     assert {r.code: r.reports for r in world if r.reports} == want
+
+
+@pytest.fixture
+def day_and_night(tiktok):
+    """A week in which Brazil sends all of TikTok's reports from 00:00 to 11:59 UTC and the
+    US all of them from 12:00 to 23:59; the service expects 10 reports an hour."""
+    from analytics.models import Baseline, RegionHour
+
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    RegionHour.objects.bulk_create(
+        RegionHour(service=tiktok, hour=t, country="BR" if t.hour < 12 else "US", count=10)
+        for t in (hour - timedelta(hours=h) for h in range(1, 24 * 7 + 1))
+    )
+    Baseline.objects.bulk_create(
+        Baseline(
+            service=tiktok,
+            country="",
+            hour=hour - timedelta(hours=h),
+            expected=10 / 60,
+            computed_at=NOW,
+        )
+        for h in range(-1, 30)
+    )
+    totals_resum(since=hour - timedelta(days=8), until=hour)
+    return tiktok
+
+
+def test_a_days_window_expects_each_country_its_all_day_share(day_and_night):
+    # 14:37 UTC: the US hours. The last hour expects only US reports ...
+    hour = {
+        r.code: r.expected
+        for r in selectors.service_heatmap(service_id=day_and_night.id, window="1h", now=NOW)
+    }
+    assert hour == {"US": pytest.approx(10.0, abs=0.01)}
+    # ... the last day half from each country, whatever the time of day now.
+    day = {
+        r.code: r.expected
+        for r in selectors.service_heatmap(service_id=day_and_night.id, window="24h", now=NOW)
+    }
+    assert day == {"BR": pytest.approx(120.0, abs=0.01), "US": pytest.approx(120.0, abs=0.01)}
+    world = {r.code: r.expected for r in selectors.world_heatmap(window="24h", now=NOW)}
+    assert world == day

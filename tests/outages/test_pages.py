@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -115,7 +117,9 @@ def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
     # spike's minutes fell in the last hour, which counts among the usual hours).
     hours = HourCount.objects.filter(
         service=tiktok,
-        hour__in=selectors._share_hours(data.replace(minute=0, second=0, microsecond=0)),
+        hour__in=selectors._share_hours(
+            data.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
+        ),
     )
     share = sum(h.count for h in hours if h.country == "BR") / sum(h.count for h in hours)
     assert 0.4 <= share < 0.47
