@@ -115,3 +115,38 @@ def test_a_days_window_expects_each_country_its_all_day_share(day_and_night):
     assert day == {"BR": pytest.approx(120.0, abs=0.01), "US": pytest.approx(120.0, abs=0.01)}
     world = {r.code: r.expected for r in selectors.world_heatmap(window="24h", now=NOW)}
     assert world == day
+
+
+@pytest.mark.parametrize("window", ["15m", "1h", "6h", "24h"])
+def test_expected_counts_each_hours_overlap_with_the_window(tiktok, gmail, window):
+    from analytics.models import Baseline
+
+    rng = random.Random(3)
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    rows = [
+        Baseline(
+            service=service,
+            country=country,
+            hour=hour - timedelta(hours=h),
+            expected=rng.uniform(0, 2),
+            computed_at=NOW,
+        )
+        for service in (tiktok, gmail)
+        for country in ("", "US")
+        for h in range(-1, 30)
+    ]
+    Baseline.objects.bulk_create(rows)
+    until = NOW.replace(second=0) + timedelta(minutes=1)
+    since = until - selectors.WINDOWS[window]
+    want: dict[tuple[int, str], float] = defaultdict(float)
+    for b in rows:
+        minutes = (
+            min(b.hour + timedelta(hours=1), until) - max(b.hour, since)
+        ).total_seconds() / 60
+        if minutes > 0:
+            want[(b.service_id, b.country)] += b.expected * minutes
+    got = selectors._baseline_totals(since=since, until=until)
+    assert got == pytest.approx(dict(want))
+    assert selectors._baseline_totals(since=since, until=until, service_id=gmail.id) == (
+        pytest.approx({k: v for k, v in want.items() if k[0] == gmail.id})
+    )
