@@ -611,15 +611,21 @@ def _baselines_write(
     PostgreSQL they go in as four arrays in one statement, and only changed values are
     rewritten."""
     utc = hours.tz_localize(UTC) if hours.tz is None else hours.tz_convert(UTC)
-    stamps = list(utc.to_pydatetime())
     if connection.vendor == "postgresql":
+        # Array literals built as text: psycopg's adaptation of Python lists took 6 s of a
+        # 28 s run at 780,000 rows. Country codes are validated ISO codes or "".
+        def literal(items: list[str]) -> str:
+            return "{" + ",".join(items) + "}"
+
+        epochs = utc.as_unit("s").asi8.tolist()
         table = Baseline._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {table} (service_id, country, hour, expected, computed_at)
-                SELECT s, c, h, e, %s
-                FROM unnest(%s::int[], %s::text[], %s::timestamptz[], %s::float8[]) AS t(s, c, h, e)
+                SELECT s, c, to_timestamp(h), e, %s
+                FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::float8[])
+                    AS t(s, c, h, e)
                 ORDER BY s, c, h
                 ON CONFLICT (service_id, country, hour) DO UPDATE
                 SET expected = excluded.expected, computed_at = excluded.computed_at
@@ -627,13 +633,14 @@ def _baselines_write(
                 """,
                 [
                     computed_at,
-                    service_ids.tolist(),
-                    countries.tolist(),
-                    stamps,
-                    per_minute.tolist(),
+                    literal([str(x) for x in service_ids.tolist()]),
+                    literal([f'"{c}"' for c in countries.tolist()]),
+                    literal([str(x) for x in epochs]),
+                    literal([repr(x) for x in per_minute.tolist()]),
                 ],
             )
-        return len(stamps)
+        return len(epochs)
+    stamps = list(utc.to_pydatetime())
     Baseline.objects.bulk_create(
         [
             Baseline(service_id=s, country=c, hour=h, expected=e, computed_at=computed_at)
