@@ -1,9 +1,8 @@
 """Reads for pages and the read API. Everything here comes from the rollups (MinuteCount and
 the totals summed from it: per region, country and service, per minute and hour), the stored
-baselines and the
-detection results (ServiceStatus, Outage): never from the raw report table. The heavier reads
-are cached for a minute, keyed by the minute they describe, so a busy page costs one
-computation per minute however many people load it.
+baselines and the detection results (ServiceStatus, Outage): never from the raw report table.
+The heavier reads are cached for a minute, keyed by the minute they describe, so a busy page
+costs about one computation per minute however many people load it.
 """
 
 import logging
