@@ -7,6 +7,7 @@ costs about one computation per minute however many people load it.
 
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ def service_list() -> list[Service]:
 
 # Pages and the API cache their reads this long; the rollup runs once a minute anyway.
 CACHE_TTL = 60
+# A missing key is computed by one request; others wait this long for it (seconds), polling.
+# The lock outlives no computation that a page should take.
+STAMPEDE_WAIT = 3.0
+STAMPEDE_POLL = 0.02
+STAMPEDE_LOCK_TTL = 10
 # Chart ranges: how far back, and how wide a bucket (so every range has 72–168 points).
 TREND_RANGES: dict[str, tuple[timedelta, timedelta]] = {
     "6h": (timedelta(hours=6), timedelta(minutes=5)),
@@ -103,18 +109,45 @@ def floor_minute(t: datetime) -> datetime:
 
 def _cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
     """compute() once per key while the key lives. With the cache down, pages still work
-    (each request computes), which matters most exactly when everything else is failing."""
+    (each request computes), which matters most exactly when everything else is failing.
+
+    When a key is missing, one request computes it and the others arriving meanwhile wait for
+    its result (up to STAMPEDE_WAIT, then compute themselves): at the first second of a minute
+    during a flood, every visitor of the home page would otherwise compute the same thing."""
     try:
         value: T | None = cache.get(key)
     except (RedisError, OSError) as exc:
         logger.warning("cache read failed, computing %s: %s", key, exc)
         return compute()
-    if value is None:
+    if value is not None:
+        return value
+    lock = f"lock:{key}"
+    try:
+        mine = cache.add(lock, 1, STAMPEDE_LOCK_TTL)
+    except (RedisError, OSError):
+        mine = True
+    if not mine:
+        deadline = time.monotonic() + STAMPEDE_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(STAMPEDE_POLL)
+            try:
+                value = cache.get(key)
+            except (RedisError, OSError):
+                break
+            if value is not None:
+                return value
+    try:
         value = compute()
         try:
             cache.set(key, value, ttl)
         except (RedisError, OSError) as exc:
             logger.warning("cache write failed for %s: %s", key, exc)
+    finally:
+        if mine:
+            try:
+                cache.delete(lock)
+            except (RedisError, OSError) as exc:
+                logger.warning("cache lock release failed for %s: %s", key, exc)
     return value
 
 
