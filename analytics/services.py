@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
@@ -107,69 +107,35 @@ def _resum_sql(*, target: str, keys: str, select: str, source: str, when: str) -
 def _totals_sql() -> list[tuple[str, str]]:
     """Each table of totals as (SQL, "minutes" or "hours": the range it is re-summed over),
     in order: every table is summed from one before it or from the minute counts."""
-    hour = _HOUR_SQL[connection.vendor]
-    minutes = MinuteCount._meta.db_table
+    hour = f"{_HOUR_SQL[connection.vendor]} AS hour"
+    # (totals, their key, the key's columns in the source, source, its time column, range)
+    tables: list[tuple[type[models.Model], str, str, type[models.Model], str, str]] = [
+        (
+            RegionHour,
+            "service_id, hour, country, subdivision",
+            f"service_id, {hour}, country, subdivision",
+            MinuteCount,
+            "minute",
+            "hours",
+        ),
+        (HourCount, "service_id, hour, country", "", RegionHour, "hour", "hours"),
+        (ServiceMinute, "service_id, minute", "", MinuteCount, "minute", "minutes"),
+        (ServiceHour, "service_id, hour", "", HourCount, "hour", "hours"),
+        (CountryMinute, "minute, country", "", MinuteCount, "minute", "minutes"),
+        (CountryHour, "hour, country", "", HourCount, "hour", "hours"),
+    ]
     return [
         (
             _resum_sql(
-                target=RegionHour._meta.db_table,
-                keys="service_id, hour, country, subdivision",
-                select=f"service_id, {hour} AS hour, country, subdivision",
-                source=minutes,
-                when="minute",
+                target=target._meta.db_table,
+                keys=keys,
+                select=select or keys,
+                source=source._meta.db_table,
+                when=when,
             ),
-            "hours",
-        ),
-        (
-            _resum_sql(
-                target=HourCount._meta.db_table,
-                keys="service_id, hour, country",
-                select="service_id, hour, country",
-                source=RegionHour._meta.db_table,
-                when="hour",
-            ),
-            "hours",
-        ),
-        (
-            _resum_sql(
-                target=ServiceMinute._meta.db_table,
-                keys="service_id, minute",
-                select="service_id, minute",
-                source=minutes,
-                when="minute",
-            ),
-            "minutes",
-        ),
-        (
-            _resum_sql(
-                target=ServiceHour._meta.db_table,
-                keys="service_id, hour",
-                select="service_id, hour",
-                source=HourCount._meta.db_table,
-                when="hour",
-            ),
-            "hours",
-        ),
-        (
-            _resum_sql(
-                target=CountryMinute._meta.db_table,
-                keys="minute, country",
-                select="minute, country",
-                source=minutes,
-                when="minute",
-            ),
-            "minutes",
-        ),
-        (
-            _resum_sql(
-                target=CountryHour._meta.db_table,
-                keys="hour, country",
-                select="hour, country",
-                source=HourCount._meta.db_table,
-                when="hour",
-            ),
-            "hours",
-        ),
+            span,
+        )
+        for target, keys, select, source, when, span in tables
     ]
 
 
