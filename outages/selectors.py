@@ -173,7 +173,7 @@ def _window_sums(
     params: list[Any],
     since: datetime,
     until: datetime,
-) -> dict[str, int]:
+) -> dict[Any, int]:
     """`key` -> reports in [since, until): the whole hours from the table of hour totals
     `hours`, the ragged ends from the table of minute totals `minutes`, both filtered by
     `where`. A day of a busy service's states is a few hundred hour rows and an hour of
@@ -388,22 +388,17 @@ def sparklines(*, now: datetime) -> dict[int, list[int]]:
 
 def report_total(*, service_id: int, since: datetime, until: datetime) -> int:
     """Reports of one service counted by the rollup in [since, until): whole hours from the
-    hour totals, the ragged ends from the service's minute totals."""
-    first_hour = since.replace(minute=0, second=0, microsecond=0)
-    if first_hour < since:
-        first_hour += timedelta(hours=1)
-    last_hour = until.replace(minute=0, second=0, microsecond=0)
-    minutes = ServiceMinute.objects.filter(service_id=service_id)
-    if first_hour >= last_hour:
-        got = minutes.filter(minute__gte=since, minute__lt=until).aggregate(n=Sum("count"))["n"]
-        return int(got or 0)
-    hours = HourCount.objects.filter(
-        service_id=service_id, hour__gte=first_hour, hour__lt=last_hour
-    ).aggregate(n=Sum("count"))["n"]
-    ends = minutes.filter(
-        Q(minute__gte=since, minute__lt=first_hour) | Q(minute__gte=last_hour, minute__lt=until)
-    ).aggregate(n=Sum("count"))["n"]
-    return int(hours or 0) + int(ends or 0)
+    service's hour totals, the ragged ends from its minute totals."""
+    got = _window_sums(
+        hours=ServiceHour._meta.db_table,
+        minutes=ServiceMinute._meta.db_table,
+        key="service_id",
+        where=["service_id = %s"],
+        params=[service_id],
+        since=since,
+        until=until,
+    )
+    return got.get(service_id, 0)
 
 
 def report_counts(*, service_id: int, now: datetime) -> tuple[int, int]:
@@ -846,15 +841,7 @@ def world_heatmap(*, window: str, now: datetime) -> list[RegionRow]:
             since=since,
             until=until,
         )
-        per_hour = (
-            Baseline.objects.filter(
-                country="", hour__gte=since.replace(minute=0, second=0), hour__lt=until
-            )
-            .values("hour")
-            .annotate(e=Sum("expected"))
-            .values_list("hour", "e")
-        )
-        total = sum(e * _overlap_minutes(hour, since, until) for hour, e in per_hour)
+        total = sum(_baseline_totals(since=since, until=until, country="").values())
         shares = _world_shares(now=now, span=WINDOWS[window])
         expected = {cc: share * total for cc, share in shares.items()}
         return _region_rows(reports, expected, "country")
