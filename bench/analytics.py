@@ -72,7 +72,7 @@ from bench.common import (  # noqa: E402
     COUNTRIES,
     SUBDIVISION_COUNTRIES,
     django_on_new_database,
-    drop_database,
+    finish_database,
     subdivision_codes,
 )
 
@@ -1044,10 +1044,7 @@ def main() -> None:
     try:
         result = run(url)
     finally:
-        # BENCH_KEEP_DB=1 leaves the data in place for profiling.
-        if os.environ.get("BENCH_KEEP_DB") != "1":
-            log(f"dropping database {BENCH_DB}")
-            drop_database(url, BENCH_DB)
+        finish_database(url, BENCH_DB, log=log)
     result["total_s"] = round(time.monotonic() - _STARTED, 1)
     # Other work on the host skews every timing here: the load average says how much.
     result["loadavg_1m"] = {"start": loadavg_start[0], "end": round(os.getloadavg()[0], 2)}

@@ -51,6 +51,15 @@ def drop_database(url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def finish_database(url: str, name: str, *, log: Callable[[str], None]) -> None:
+    """Drop a bench's database at the end, unless BENCH_KEEP_DB=1 keeps it for profiling."""
+    if os.environ.get("BENCH_KEEP_DB") == "1":
+        log(f"keeping database {name} (BENCH_KEEP_DB=1)")
+        return
+    log(f"dropping database {name}")
+    drop_database(url, name)
+
+
 def subdivision_codes() -> dict[str, list[str]]:
     """Country -> its subdivision codes that intake accepts (at most six characters)."""
     from outages.regions import subdivisions

@@ -64,7 +64,7 @@ from bench.common import (  # noqa: E402
     COUNTRIES,
     SUBDIVISION_COUNTRIES,
     django_on_new_database,
-    drop_database,
+    finish_database,
     subdivision_codes,
 )
 
@@ -539,10 +539,7 @@ def main() -> None:
     try:
         result = run(url)
     finally:
-        # BENCH_KEEP_DB=1 leaves the data in place for profiling.
-        if os.environ.get("BENCH_KEEP_DB") != "1":
-            log(f"dropping database {BENCH_DB}")
-            drop_database(url, BENCH_DB)
+        finish_database(url, BENCH_DB, log=log)
     result["total_s"] = round(time.monotonic() - _STARTED, 1)
     result["loadavg_1m"] = {"start": loadavg_start[0], "end": round(os.getloadavg()[0], 2)}
     print(json.dumps(result))
