@@ -1,3 +1,7 @@
+"""The detection pass, stored baselines and the replay of detection over history: reads the
+rollup's counts, runs the pure detector (analytics/detection.py) and hands what it found to
+the incident domain (outages.services.detection_apply), which decides what it means."""
+
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -6,25 +10,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection
 from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
 from analytics.breakdown import problem_shares, region_excess
 from analytics.detection import STATES, detect_frames, detect_many
 from analytics.grids import PairGrid, Series, grid_series, grid_update
-from analytics.models import (
-    Baseline,
-    CountryHour,
-    CountryMinute,
-    HourCount,
-    MinuteCount,
-    RegionHour,
-    RollupState,
-    ServiceHour,
-    ServiceMinute,
-)
-from analytics.selectors import (
+from analytics.models import Baseline
+from analytics.rollup import ROLLUP
+from analytics.selectors.detection import (
     busy_countries,
     hour_pair_rows,
     hour_series,
@@ -35,24 +30,21 @@ from analytics.selectors import (
     to_wide,
     window_breakdown,
 )
-from outages.models import LEVEL_RANK, Level, Outage, Service, ServiceStatus
+from analytics.selectors.windows import baseline_totals
+from common.time import floor_hour, floor_minute
+from outages.models import Level, Outage
 from outages.services import (
-    outage_observe,
-    outage_resolve,
+    SeriesState,
+    detection_apply,
+    outage_record_past,
     outage_set_breakdown,
-    service_status_write,
 )
-from reports.models import Report
 
-ROLLUP = "minute"
 # Detection sees the last 30 hours per minute (a day for the bucket-level dispersion plus the
 # state machine's replay) and 7 weeks of hourly totals before that (5 for the weekly median,
 # plus the level and dispersion look-backs).
 DETECTION_MINUTES = timedelta(hours=30)
 DETECTION_HISTORY = timedelta(weeks=7)
-# Memory for the rollup's GROUP BY and sort (PostgreSQL): a range of a million reports
-# fits, and stays off disk.
-ROLLUP_WORK_MEM = "64MB"
 # Regions' usual shares come from the day before an incident.
 REFERENCE_SPAN = timedelta(hours=24)
 # The status line compares the last 15 minutes with what they should hold.
@@ -60,215 +52,6 @@ STATUS_WINDOW = timedelta(minutes=15)
 STATE_LEVELS = {i: Level(name) for i, name in enumerate(STATES)}
 # Stored baselines cover the longest chart range.
 BASELINE_STORE_SPAN = timedelta(days=8)
-
-_MINUTE_SQL = {
-    "postgresql": "date_trunc('minute', created_at)",
-    # Django stores SQLite datetimes as UTC text, 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-    "sqlite": "strftime('%%Y-%%m-%%d %%H:%%M:00', created_at)",
-}
-_HOUR_SQL = {
-    "postgresql": "date_trunc('hour', minute)",
-    "sqlite": "strftime('%%Y-%%m-%%d %%H:00:00', minute)",
-}
-
-
-def floor_minute(t: datetime) -> datetime:
-    return t.replace(second=0, microsecond=0)
-
-
-def floor_hour(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
-
-
-@dataclass(frozen=True)
-class RollupResult:
-    start: datetime
-    end: datetime
-    rows: int  # minute rows inserted or changed
-
-
-def _resum_sql(*, target: str, keys: str, select: str, source: str, when: str) -> str:
-    """INSERT … SELECT … ON CONFLICT of a table of totals summed from a finer one, over a
-    range of its `when` column. Most totals in a range are unchanged (every service's current
-    hour is re-summed each minute): only differing ones are rewritten, the others are not
-    churned into dead rows. Rows in key order keep concurrent runs locking in one order."""
-    return f"""
-        INSERT INTO {target} ({keys}, count)
-        SELECT {select}, sum(count)
-        FROM {source}
-        WHERE {when} >= %s AND {when} < %s
-        GROUP BY {keys}
-        ORDER BY {keys}
-        ON CONFLICT ({keys}) DO UPDATE SET count = excluded.count
-        WHERE {target}.count <> excluded.count
-    """
-
-
-def _totals_sql() -> list[tuple[str, str]]:
-    """Each table of totals as (SQL, "minutes" or "hours": the range it is re-summed over),
-    in order: every table is summed from one before it or from the minute counts."""
-    hour = f"{_HOUR_SQL[connection.vendor]} AS hour"
-    # (totals, their key, the key's columns in the source, source, its time column, range)
-    tables: list[tuple[type[models.Model], str, str, type[models.Model], str, str]] = [
-        (
-            RegionHour,
-            "service_id, hour, country, subdivision",
-            f"service_id, {hour}, country, subdivision",
-            MinuteCount,
-            "minute",
-            "hours",
-        ),
-        (HourCount, "service_id, hour, country", "", RegionHour, "hour", "hours"),
-        (ServiceMinute, "service_id, minute", "", MinuteCount, "minute", "minutes"),
-        (ServiceHour, "service_id, hour", "", HourCount, "hour", "hours"),
-        (CountryMinute, "minute, country", "", MinuteCount, "minute", "minutes"),
-        (CountryHour, "hour, country", "", HourCount, "hour", "hours"),
-    ]
-    return [
-        (
-            _resum_sql(
-                target=target._meta.db_table,
-                keys=keys,
-                select=select or keys,
-                source=source._meta.db_table,
-                when=when,
-            ),
-            span,
-        )
-        for target, keys, select, source, when, span in tables
-    ]
-
-
-def totals_resum(*, since: datetime, until: datetime) -> None:
-    """Rewrite every total summed from the minute counts of [since, until): the minute totals
-    of the range and the hour totals of every hour it touches (the rollup does this for each
-    range it writes; so must anything else writing minute counts)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    hours_end = floor_hour(until - timedelta(microseconds=1)) + timedelta(hours=1)
-    ranges = {
-        "minutes": [adapt(since), adapt(until)],
-        "hours": [adapt(floor_hour(since)), adapt(hours_end)],
-    }
-    with connection.cursor() as cursor:
-        for sql, span in _totals_sql():
-            cursor.execute(sql, ranges[span])
-
-
-def _minute_sql(*, upsert: bool) -> str:
-    minute = _MINUTE_SQL[connection.vendor]
-    target = MinuteCount._meta.db_table
-    select = f"""
-        INSERT INTO {target} (service_id, minute, country, subdivision, problem, count)
-        SELECT service_id, {minute} AS m, country, subdivision, problem, count(*)
-        FROM {Report._meta.db_table}
-        WHERE created_at >= %s AND created_at < %s
-        GROUP BY service_id, m, country, subdivision, problem
-    """
-    if not upsert:
-        # Rows in key order per (service, minute) keep the inserts into the key's index local;
-        # sorting on the text columns too (in the database's collation) costs more than it saves.
-        return select + "ORDER BY service_id, m"
-    # ORDER BY the conflict key so two concurrent upserts lock rows in the same order. A rerun
-    # leaves unchanged counts alone instead of churning them into dead rows.
-    return f"""{select}
-        ORDER BY service_id, m, country, subdivision, problem
-        ON CONFLICT (service_id, minute, country, subdivision, problem)
-        DO UPDATE SET count = excluded.count WHERE {target}.count <> excluded.count
-    """
-
-
-def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> int:
-    """Recompute every minute count in [start, end): rerunning gives the same rows.
-
-    Minutes from `fresh_from` on have not been written by an earlier run: their rows are
-    inserted without the conflict check, about a quarter of an upsert's cost. Should rows be
-    there after all (history was rewound), the insert fails on the unique key and those
-    minutes are upserted like the others.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    fresh_from = min(max(fresh_from, start), end)
-    rows = 0
-    with connection.cursor() as cursor:
-        if start < fresh_from:
-            cursor.execute(_minute_sql(upsert=True), [adapt(start), adapt(fresh_from)])
-            rows += max(cursor.rowcount, 0)
-        if fresh_from < end:
-            params = [adapt(fresh_from), adapt(end)]
-            try:
-                with transaction.atomic():
-                    cursor.execute(_minute_sql(upsert=False), params)
-            except IntegrityError:
-                cursor.execute(_minute_sql(upsert=True), params)
-            rows += max(cursor.rowcount, 0)
-    # Whole hours are re-summed from the minute rows, so partial ranges stay exact.
-    totals_resum(since=start, until=end)
-    return rows
-
-
-def rollup_run(*, now: datetime | None = None) -> RollupResult:
-    """Roll raw reports up into per-minute counts, from the watermark (less the lateness
-    allowance) to now. Work is proportional to the reports in that range, not to history;
-    after an outage of the worker, the watermark makes the next run catch up."""
-    now = now or timezone.now()
-    end = floor_minute(now) + timedelta(minutes=1)
-    lateness = timedelta(seconds=settings.ROLLUP_LATENESS)
-    chunk = timedelta(hours=6)
-    rows = 0
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Serialise concurrent runs: the result is the same either way, but waiting
-            # avoids two workers doing the same scan at once.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.rollup'))")
-                # The default work_mem spills a large range's GROUP BY and sort to disk.
-                cursor.execute(f"SET LOCAL work_mem = '{ROLLUP_WORK_MEM}'")
-        state = RollupState.objects.select_for_update().filter(name=ROLLUP).first()
-        if state is not None:
-            start = floor_minute(min(state.complete_until, now) - lateness)
-            # The previous run wrote up to the end of the minute it stopped in.
-            fresh_from = state.complete_until + timedelta(minutes=1)
-        else:
-            first = Report.objects.order_by("created_at").values_list("created_at", flat=True)
-            earliest = first.first()
-            start = floor_minute(earliest) if earliest else floor_minute(now) - lateness
-            fresh_from = start
-        # Chunks bound the memory of each GROUP BY when catching up on a long range.
-        lower = start
-        while lower < end:
-            upper = min(lower + chunk, end)
-            rows += _rollup_range(lower, upper, fresh_from=fresh_from)
-            lower = upper
-        # The current minute is still filling; it stays inside the next run's range.
-        defaults: dict[str, object] = {"complete_until": floor_minute(now)}
-        if state is not None and now < state.complete_until:
-            # A run for an earlier time rewrites minutes that readers took as final.
-            defaults["history_id"] = uuid.uuid4()
-        RollupState.objects.update_or_create(name=ROLLUP, defaults=defaults)
-    return RollupResult(start=start, end=end, rows=rows)
-
-
-def report_retention_run(*, now: datetime | None = None, batch_size: int = 10_000) -> int:
-    """Delete raw reports older than the retention period, in batches; rollups stay."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.RAW_REPORT_RETENTION_DAYS)
-    state = RollupState.objects.filter(name=ROLLUP).first()
-    # Never delete what has not been rolled up yet.
-    if state is None:
-        return 0
-    cutoff = min(cutoff, state.complete_until - timedelta(seconds=settings.ROLLUP_LATENESS))
-    table = Report._meta.db_table
-    deleted = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE created_at < %s LIMIT %s)",
-                [connection.ops.adapt_datetimefield_value(cutoff), batch_size],
-            )
-            n = max(cursor.rowcount, 0)
-        deleted += n
-        if n < batch_size:
-            return deleted
 
 
 @dataclass(frozen=True)
@@ -278,17 +61,6 @@ class DetectionResult:
     opened: int
     resolved: int
     active: int
-
-
-def _expected_reports(*, service_id: int, country: str, since: datetime, until: datetime) -> float:
-    """Reports expected over [since, until) from the stored hourly baselines."""
-    total = 0.0
-    for hour, per_minute in Baseline.objects.filter(
-        service_id=service_id, country=country, hour__gte=floor_hour(since), hour__lt=until
-    ).values_list("hour", "expected"):
-        lo, hi = max(hour, since), min(hour + timedelta(hours=1), until)
-        total += per_minute * max((hi - lo).total_seconds() / 60, 0.0)
-    return total
 
 
 def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
@@ -302,12 +74,12 @@ def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
         until=outage.started_at,
         country=outage.country,
     )
-    expected = _expected_reports(
-        service_id=outage.service_id,
-        country=outage.country,
+    expected = baseline_totals(
         since=outage.started_at,
         until=until,
-    )
+        service_id=outage.service_id,
+        country=outage.country,
+    ).get((outage.service_id, outage.country), 0.0)
     if expected <= 0 and not reference.empty:
         minutes = (until - outage.started_at).total_seconds() / 60
         expected = float(reference["count"].sum()) / (REFERENCE_SPAN.total_seconds() / 60) * minutes
@@ -507,60 +279,37 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         data_service, data_country = data.service, data.country
         last = data.wide.to_numpy()[-int(STATUS_WINDOW / timedelta(minutes=1)) :]
         recent_sum = np.nansum(last, axis=0)
-
-    open_outages = {(o.service_id, o.country): o for o in Outage.objects.filter(ended_at=None)}
-    opened = resolved = active = 0
-    states = results["state"].astype(str).tolist()
     expected = np.nan_to_num(results["expected"].to_numpy(dtype=np.float64), nan=0.0)
     reports = results["count"].to_numpy(dtype=np.float64)
     threshold = np.nan_to_num(results["threshold"].to_numpy(dtype=np.float64), nan=0.0)
     started = list(pd.DatetimeIndex(results["since"]).to_pydatetime())
-    for i, state in enumerate(states):
-        service_id, country = int(data_service[i]), data_country[i]
-        # An incident opens on outage-level evidence only; "possible problems" shows on the
-        # status line, and keeps an already open incident going.
-        if state == Level.OUTAGE or (
-            state == Level.POSSIBLE and (service_id, country) in open_outages
-        ):
-            active += 1
-            outage, was_opened = outage_observe(
-                service_id=service_id,
-                country=country,
+    applied = detection_apply(
+        at=at,
+        now=now,
+        states=[
+            SeriesState(
+                service_id=int(data_service[i]),
+                country=data_country[i],
                 level=state,
-                at=at,
-                started_at=started[i],
+                since=started[i],
                 reports=float(reports[i]),
                 expected=float(expected[i]),
+                recent=float(recent_sum[i]),
+                recent_expected=float(expected[i]) * STATUS_WINDOW.total_seconds() / 60,
+                threshold=float(threshold[i]),
             )
-            opened += int(was_opened)
-            open_outages.pop((service_id, country), None)
-            outage_breakdown_update(outage=outage, until=at + timedelta(minutes=1))
-    statuses: dict[int, ServiceStatus] = {}
-    for i in (i for i, country in enumerate(data_country) if not country):
-        state = states[i]
-        statuses[int(data_service[i])] = ServiceStatus(
-            service_id=int(data_service[i]),
-            level=state if state in Level.values else Level.OK,
-            since=started[i] if state != Level.OK else None,
-            current=float(recent_sum[i]),
-            expected=float(expected[i]) * STATUS_WINDOW.total_seconds() / 60,
-            threshold=float(threshold[i]),
-            updated_at=now,
-        )
-    # Incidents whose series is quiet again (or has no reports left at all) are resolved.
-    for outage in open_outages.values():
-        resolved += int(outage_resolve(outage_id=outage.id, ended_at=at))
-    # A country-only incident raises its service's level too: "problems in Brazil".
-    for outage in Outage.objects.filter(ended_at=None).exclude(country=""):
-        status = statuses.get(outage.service_id)
-        if status is not None and LEVEL_RANK[Level(outage.level)] > LEVEL_RANK[Level(status.level)]:
-            status.level = outage.level
-            status.since = outage.started_at
-    for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
-        statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
-    service_status_write(rows=list(statuses.values()))
+            for i, state in enumerate(results["state"].astype(str).tolist())
+        ],
+    )
+    # The open incidents' affected regions and problems, over their whole window so far.
+    for outage in applied.active:
+        outage_breakdown_update(outage=outage, until=at + timedelta(minutes=1))
     return DetectionResult(
-        at=at, series=len(results), opened=opened, resolved=resolved, active=active
+        at=at,
+        series=len(results),
+        opened=applied.opened,
+        resolved=applied.resolved,
+        active=len(applied.active),
     )
 
 
@@ -704,52 +453,18 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
             if stop >= len(index):
                 continue  # still open: the live task owns it
             peak = int(np.argmax(counts_m[first:stop, j])) + first
-            level = STATE_LEVELS[int(state[first:stop, j].max())]
-            if level != Level.OUTAGE:
-                continue  # "possible problems" alone is a status, not an incident
-            outage, was_created = Outage.objects.get_or_create(
+            ended_at = pd.Timestamp(index[stop]).to_pydatetime()
+            outage = outage_record_past(
                 service_id=service_id,
                 country=country,
                 started_at=pd.Timestamp(index[first]).to_pydatetime(),
-                defaults={
-                    "level": Level.OK,
-                    "max_level": level,
-                    "peak_at": pd.Timestamp(index[peak]).to_pydatetime(),
-                    "peak_reports": float(counts_m[peak, j]),
-                    "peak_expected": float(expected_m[peak, j]),
-                    "ended_at": pd.Timestamp(index[stop]).to_pydatetime(),
-                },
+                ended_at=ended_at,
+                max_level=STATE_LEVELS[int(state[first:stop, j].max())],
+                peak_at=pd.Timestamp(index[peak]).to_pydatetime(),
+                peak_reports=float(counts_m[peak, j]),
+                peak_expected=float(expected_m[peak, j]),
             )
-            if was_created:
+            if outage is not None:
                 created += 1
-                outage_breakdown_update(
-                    outage=outage, until=pd.Timestamp(index[stop]).to_pydatetime()
-                )
+                outage_breakdown_update(outage=outage, until=ended_at)
     return created
-
-
-def rollup_rewind(*, since: datetime) -> None:
-    """Make the next rollup recompute everything from `since` (reports were loaded in bulk
-    with past timestamps)."""
-    RollupState.objects.filter(name=ROLLUP, complete_until__gt=since).update(
-        complete_until=since, history_id=uuid.uuid4()
-    )
-
-
-@transaction.atomic
-def analytics_reset() -> None:
-    """Forget everything derived from the raw reports; the next rollup rebuilds it."""
-    for model in (
-        MinuteCount,
-        ServiceMinute,
-        RegionHour,
-        HourCount,
-        ServiceHour,
-        CountryMinute,
-        CountryHour,
-        Baseline,
-        RollupState,
-        Outage,
-        ServiceStatus,
-    ):
-        model.objects.all().delete()

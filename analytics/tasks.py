@@ -6,7 +6,8 @@ from datetime import datetime
 from celery import shared_task
 from django.db import OperationalError
 
-from analytics.services import baseline_run, detection_run, report_retention_run, rollup_run
+from analytics.rollup import report_retention_run, rollup_run
+from analytics.services import baseline_run, detection_run
 
 
 @shared_task(

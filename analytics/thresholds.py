@@ -12,3 +12,12 @@ MIN_RATIO = 1.5
 # by tens of percent for hours (a campaign, a news day) and their counts make any drift
 # significant.
 OUTAGE_RATIO = 2.0
+
+
+def outage_threshold(expected: float) -> float:
+    """The outage line of a bucket: max(OUTAGE_RATIO × expected, expected + MIN_EXCESS).
+
+    The detector calls nothing an outage below OUTAGE_RATIO (2) times the expectation and
+    MIN_EXCESS (5) extra reports; charts, the API and the status line all show this floor.
+    """
+    return max(expected * OUTAGE_RATIO, expected + MIN_EXCESS)

@@ -140,7 +140,7 @@ def grid_strings(start: datetime, step: timedelta, n: int) -> list[str]:
 
 def configure() -> str:
     """Recreate the bench database, point Django at it and migrate; returns its URL."""
-    return django_on_new_database(BENCH_DB, settings_module="outages.settings", log=log)
+    return django_on_new_database(BENCH_DB, settings_module="config.settings", log=log)
 
 
 def copy_text(url: str, table: str, columns: tuple[str, ...], lines: list[str]) -> float:
@@ -553,7 +553,7 @@ def bench_rollup(
         ServiceHour,
         ServiceMinute,
     )
-    from analytics.services import ROLLUP, rollup_run
+    from analytics.rollup import ROLLUP, rollup_run
 
     lateness = timedelta(seconds=settings.ROLLUP_LATENESS)
     end = floor_minute(now) + timedelta(minutes=1)

@@ -62,7 +62,7 @@ def finish_database(url: str, name: str, *, log: Callable[[str], None]) -> None:
 
 def subdivision_codes() -> dict[str, list[str]]:
     """Country -> its subdivision codes that intake accepts (at most six characters)."""
-    from outages.regions import subdivisions
+    from common.regions import subdivisions
 
     by_country: dict[str, list[str]] = {}
     for code, (country, _) in sorted(subdivisions().items()):

@@ -42,8 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
+from common.regions import countries, subdivisions
 from outages.catalogue import CATALOGUE
-from outages.regions import countries, subdivisions
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "intake.lua"
@@ -191,7 +191,7 @@ def start_gunicorn(env: dict[str, str], port: int, logfile: Path) -> subprocess.
         sys.executable,
         "-m",
         "gunicorn",
-        "outages.wsgi:application",
+        "config.wsgi:application",
         f"--bind=127.0.0.1:{port}",
         f"--workers={WORKERS}",
         f"--worker-class={WORKER_CLASS}",

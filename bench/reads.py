@@ -286,7 +286,7 @@ def history_rollups(url: str, until: datetime) -> float:
     window overlapping these."""
     from django.db import connection, transaction
 
-    from analytics.services import ROLLUP_WORK_MEM, totals_resum
+    from analytics.rollup import ROLLUP_WORK_MEM, totals_resum
 
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
@@ -324,7 +324,7 @@ def history_rollups(url: str, until: datetime) -> float:
             conn.execute(statement)
         conn.commit()
     from analytics.models import RollupState
-    from analytics.services import ROLLUP
+    from analytics.rollup import ROLLUP
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) analytics_minutecount")
@@ -349,12 +349,8 @@ def history_rollups(url: str, until: datetime) -> float:
 
 def pipeline(url: str, now: datetime) -> dict[str, float]:
     """From raw reports to what pages read: history in bulk, then the product's own tasks."""
-    from analytics.services import (
-        baseline_run,
-        detection_run,
-        incidents_backfill,
-        rollup_run,
-    )
+    from analytics.rollup import rollup_run
+    from analytics.services import baseline_run, detection_run, incidents_backfill
 
     seconds: dict[str, float] = {}
 

@@ -26,5 +26,5 @@ class BareApi(APIView):
 urlpatterns = [
     path("bench/bare", bare),
     path("bench/bare-drf", BareApi.as_view()),
-    path("", include("outages.urls")),
+    path("", include("config.urls")),
 ]

@@ -11,7 +11,7 @@ if [ "${MIGRATE_ON_START:-1}" = "1" ]; then
 fi
 
 # /dev/shm keeps the worker heartbeat file off the overlay filesystem, where writes can stall.
-exec gunicorn outages.wsgi:application \
+exec gunicorn config.wsgi:application \
     --bind 0.0.0.0:8000 \
     --workers "${WEB_CONCURRENCY:-2}" \
     --threads "${WEB_THREADS:-4}" \

@@ -1,7 +1,7 @@
 #!/bin/sh
 set -eu
 
-exec celery -A outages worker \
+exec celery -A config worker \
     -Q "${CELERY_QUEUES:-ingest,analytics,notify,celery}" \
     --concurrency "${CELERY_CONCURRENCY:-2}" \
     --loglevel "${LOG_LEVEL:-INFO}"

@@ -1,39 +1,28 @@
-import hashlib
-import hmac
-import http.client
-import ipaddress
-import json
-import logging
+"""Writes of the catalogue and of incidents. Detection hands over what it found for every
+series once per pass (`detection_apply`); what opens, updates and resolves an incident, and
+what a service's status says, is decided here."""
+
 import secrets
-import socket
-import time
-from datetime import UTC, datetime
-from functools import partial
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from outages import selectors
 from outages.models import (
     LEVEL_RANK,
-    DeliveryStatus,
     Level,
     Outage,
     Service,
     ServiceStatus,
     Subscription,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEvent,
 )
-
-logger = logging.getLogger(__name__)
+from outages.webhooks import announce_later, webhook_url_problem
 
 
 @transaction.atomic
@@ -85,14 +74,14 @@ def outage_observe(
                         peak_reports=reports,
                         peak_expected=expected,
                     )
-                _announce_later(outage.id)
+                announce_later(outage.id)
                 return outage, True
             except IntegrityError:
                 outage = Outage.objects.select_for_update().get(
                     service_id=service_id, country=country, ended_at=None
                 )
         if outage.level != level:
-            _announce_later(outage.id)
+            announce_later(outage.id)
         outage.level = level
         if _rank(level) > _rank(outage.max_level):
             outage.max_level = level
@@ -121,7 +110,7 @@ def outage_resolve(*, outage_id: int, ended_at: datetime) -> bool:
             == 1
         )
         if closed:
-            _announce_later(outage_id)
+            announce_later(outage_id)
     return closed
 
 
@@ -139,7 +128,7 @@ def outage_set_breakdown(
         .exists()
     )
     if unannounced:
-        _announce_later(outage_id)
+        announce_later(outage_id)
 
 
 def service_status_write(*, rows: list[ServiceStatus]) -> None:
@@ -152,230 +141,78 @@ def service_status_write(*, rows: list[ServiceStatus]) -> None:
     )
 
 
-# ------------------------------------------------------------------------------- webhooks
+@dataclass(frozen=True, slots=True)
+class SeriesState:
+    """What a detection pass found for one series at its last complete minute: a service
+    worldwide (country "") or in one busy country."""
+
+    service_id: int
+    country: str
+    level: str  # the detector's state: ok, possible or outage
+    since: datetime | None  # when that state began
+    reports: float  # reports in the minute
+    expected: float  # reports expected in the minute
+    recent: float  # reports in the status window
+    recent_expected: float  # reports expected in it
+    threshold: float
 
 
-def _enqueue(task: Any, *args: int) -> None:
-    # Notifications must never break detection: with the broker down the change stays
-    # unannounced (notified_level differs) and the next detection pass tries again.
-    try:
-        task.delay(*args)
-    except Exception:
-        logger.exception("could not enqueue %s%s", task.name, args)
+@dataclass(frozen=True)
+class DetectionApplied:
+    opened: int
+    resolved: int
+    active: list[Outage]  # incidents open after the pass, whose breakdowns are due
 
 
-def _announce_later(outage_id: int) -> None:
-    def enqueue() -> None:
-        from outages.tasks import outage_notify_task
-
-        if Subscription.objects.filter(active=True).exists():
-            _enqueue(outage_notify_task, outage_id)
-
-    transaction.on_commit(enqueue)
-
-
-def site_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
-
-
-def outage_payload(*, outage: Outage, event: str, previous_level: str) -> dict[str, Any]:
-    """The JSON body of a notification: the event and the incident as GET /outages/{id}
-    describes it (without the series)."""
-
-    def iso(t: datetime | None) -> str | None:
-        return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else None
-
-    return {
-        "event": event,
-        "previous_level": previous_level or None,
-        "outage": {
-            "id": outage.id,
-            "url": site_url(f"/api/v1/outages/{outage.id}"),
-            "service": outage.service.slug,
-            "service_name": outage.service.name,
-            "country": outage.country,
-            "level": outage.level,
-            "max_level": outage.max_level,
-            "started_at": iso(outage.started_at),
-            "ended_at": iso(outage.ended_at),
-            "peak_at": iso(outage.peak_at),
-            "peak_reports": outage.peak_reports,
-            "peak_expected": outage.peak_expected,
-            "regions": selectors.outage_regions(outage=outage),
-            "problems": selectors.outage_problems(outage=outage),
-        },
-    }
-
-
-def outage_notify(*, outage_id: int) -> list[int]:
-    """Claim the incident's unannounced change and create one delivery for each subscription
-    that wants it; the deliveries are sent after commit. Returns the new delivery ids.
-
-    Safe on two workers and on retries: the row lock and `notified_level` let one of them
-    claim a change; the others find nothing to announce. Changes that happen before the
-    claim are announced together, as the incident's latest state.
-    """
-    from outages.tasks import webhook_deliver_task
-
-    with transaction.atomic():
-        # Two notify tasks for one incident (two detection workers, a redelivered task).
-        outage = (
-            Outage.objects.select_for_update(of=("self",))
-            .select_related("service")
-            .filter(id=outage_id)
-            .first()
-        )
-        if outage is None or outage.notified_level == outage.level:
-            return []
-        previous = outage.notified_level
-        if outage.ended_at is not None:
-            event = WebhookEvent.RESOLVED
-        elif not previous:
-            event = WebhookEvent.OPENED
-        else:
-            event = WebhookEvent.LEVEL_CHANGED
-        # .update() so that `updated_at` keeps meaning "detection changed it".
-        Outage.objects.filter(id=outage.id).update(notified_level=outage.level)
-        subscriptions = selectors.subscriptions_for_outage(outage=outage)
-        if not subscriptions:
-            return []
-        body = json.dumps(
-            outage_payload(outage=outage, event=event, previous_level=previous),
-            separators=(",", ":"),
-        )
-        now = timezone.now()
-        deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(subscription=s, outage=outage, event=event, body=body, created_at=now)
-            for s in subscriptions
-        )
-        ids = [d.id for d in deliveries]
-        for delivery_id in ids:
-            transaction.on_commit(partial(_enqueue, webhook_deliver_task, delivery_id))
-    return ids
-
-
-def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 of "<timestamp>.<body>" with the subscription's secret, hex: covering the
-    timestamp lets receivers reject replays of an old, validly signed body."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-class WebhookRetryableError(Exception):
-    """The receiver could not take the delivery now (unreachable, timeout, 5xx, 408, 429)."""
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """Why a subscriber's URL cannot be used, or None. Literal private addresses and
-    localhost are refused here; host names are checked again when resolved at delivery."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "Must be an http or https URL with a host."
-    if parts.username or parts.password:
-        return "Must not contain credentials; the signature authenticates us."
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return None
-    host = parts.hostname
-    if host == "localhost" or host.endswith(".localhost"):
-        return "Must be a public address."
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return None if address.is_global else "Must be a public address."
-
-
-def _resolve_public(host: str, port: int) -> str | None:
-    """An error if the host resolves to any address outside the public internet."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return None
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"could not resolve {host}: {exc}"
-    for info in infos:
-        if not ipaddress.ip_address(info[4][0]).is_global:
-            return f"refused: {host} resolves to a non-public address"
-    return None
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, bool]:
-    """POST once, following no redirect. Returns (status, error, retryable)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    refused = _resolve_public(host, port)
-    if refused:
-        return None, refused, not refused.startswith("refused")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    timeout = settings.WEBHOOK_TIMEOUT
-    connection: http.client.HTTPConnection = (
-        http.client.HTTPSConnection(host, port, timeout=timeout)
-        if secure
-        else http.client.HTTPConnection(host, port, timeout=timeout)
-    )
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read(64 * 1024)  # drain a little so the connection closes cleanly
-        status = response.status
-    except (OSError, http.client.HTTPException) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:300], True
-    finally:
-        connection.close()
-    if 200 <= status < 300:
-        return status, "", False
-    return status, f"HTTP {status}", status >= 500 or status in (408, 429)
-
-
-def webhook_deliver(*, delivery_id: int, final: bool = False) -> str:
-    """Send one delivery once and record the attempt. Raises WebhookRetryableError when the
-    receiver may take it later (unless `final`); otherwise marks it delivered or failed.
-    Running it again after success does nothing."""
-    delivery = WebhookDelivery.objects.select_related("subscription").filter(id=delivery_id).first()
-    if delivery is None or delivery.status != DeliveryStatus.PENDING:
-        return delivery.status if delivery else "missing"
-    subscription = delivery.subscription
-    # The attempt number comes from the database, so concurrent runs never share one.
-    WebhookDelivery.objects.filter(id=delivery.id).update(attempts=F("attempts") + 1)
-    number = WebhookDelivery.objects.values_list("attempts", flat=True).get(id=delivery.id)
-    started = time.monotonic()
-    at = timezone.now()
-    if not subscription.active:
-        status, error, retryable = None, "subscription disabled", False
-    else:
-        body = delivery.body.encode()
-        timestamp = str(int(at.timestamp()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"{settings.SITE_NAME} webhooks",
-            "X-Outage-Radar-Event": delivery.event,
-            "X-Outage-Radar-Delivery": str(delivery.id),
-            "X-Outage-Radar-Timestamp": timestamp,
-            "X-Outage-Radar-Signature": webhook_signature(
-                secret=subscription.secret, timestamp=timestamp, body=body
-            ),
-        }
-        status, error, retryable = _post(subscription.url, body, headers)
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=number,
-        at=at,
-        status_code=status,
-        error=error[:300],
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
-    if not error:
-        WebhookDelivery.objects.filter(id=delivery.id).update(
-            status=DeliveryStatus.DELIVERED, delivered_at=timezone.now()
-        )
-        return DeliveryStatus.DELIVERED
-    if retryable and not final:
-        raise WebhookRetryableError(error)
-    WebhookDelivery.objects.filter(id=delivery.id).update(status=DeliveryStatus.FAILED)
-    logger.warning("webhook delivery %s failed after %s attempts: %s", delivery.id, number, error)
-    return DeliveryStatus.FAILED
+def detection_apply(
+    *, at: datetime, now: datetime, states: Iterable[SeriesState]
+) -> DetectionApplied:
+    """Open, update and resolve incidents from one detection pass over every series, and
+    rewrite every service's status. `at` is the minute judged, `now` the time of the pass."""
+    open_outages = {(o.service_id, o.country): o for o in Outage.objects.filter(ended_at=None)}
+    opened = resolved = 0
+    active: list[Outage] = []
+    statuses: dict[int, ServiceStatus] = {}
+    for state in states:
+        scope = (state.service_id, state.country)
+        # An incident opens on outage-level evidence only; "possible problems" shows on the
+        # status line, and keeps an already open incident going.
+        if state.level == Level.OUTAGE or (state.level == Level.POSSIBLE and scope in open_outages):
+            outage, was_opened = outage_observe(
+                service_id=state.service_id,
+                country=state.country,
+                level=state.level,
+                at=at,
+                started_at=state.since or at,
+                reports=state.reports,
+                expected=state.expected,
+            )
+            opened += int(was_opened)
+            open_outages.pop(scope, None)
+            active.append(outage)
+        if not state.country:
+            statuses[state.service_id] = ServiceStatus(
+                service_id=state.service_id,
+                level=state.level if state.level in Level.values else Level.OK,
+                since=state.since if state.level != Level.OK else None,
+                current=state.recent,
+                expected=state.recent_expected,
+                threshold=state.threshold,
+                updated_at=now,
+            )
+    # Incidents whose series is quiet again (or has no reports left at all) are resolved.
+    for outage in open_outages.values():
+        resolved += int(outage_resolve(outage_id=outage.id, ended_at=at))
+    # A country-only incident raises its service's level too: "problems in Brazil".
+    for outage in Outage.objects.filter(ended_at=None).exclude(country=""):
+        status = statuses.get(outage.service_id)
+        if status is not None and _rank(outage.level) > _rank(status.level):
+            status.level = outage.level
+            status.since = outage.started_at
+    for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
+        statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
+    service_status_write(rows=list(statuses.values()))
+    return DetectionApplied(opened=opened, resolved=resolved, active=active)
 
 
 def _check_subscription(*, url: str) -> None:
@@ -435,3 +272,42 @@ def subscription_update(
 
 def subscription_delete(*, subscription: Subscription) -> None:
     subscription.delete()
+
+
+def detection_forget() -> None:
+    """Forget every incident and status (their counts are being rebuilt from scratch)."""
+    with transaction.atomic():
+        Outage.objects.all().delete()
+        ServiceStatus.objects.all().delete()
+
+
+def outage_record_past(
+    *,
+    service_id: int,
+    country: str,
+    started_at: datetime,
+    ended_at: datetime,
+    max_level: str,
+    peak_at: datetime,
+    peak_reports: float,
+    peak_expected: float,
+) -> Outage | None:
+    """Record an incident that detection, replayed over stored counts, saw open and close.
+    Returns it if it is new: one of the same scope and start is kept as it is, and a run that
+    reached "possible problems" only is a status, not an incident, as it is live."""
+    if max_level != Level.OUTAGE:
+        return None
+    outage, created = Outage.objects.get_or_create(
+        service_id=service_id,
+        country=country,
+        started_at=started_at,
+        defaults={
+            "level": Level.OK,
+            "max_level": max_level,
+            "peak_at": peak_at,
+            "peak_reports": peak_reports,
+            "peak_expected": peak_expected,
+            "ended_at": ended_at,
+        },
+    )
+    return outage if created else None

@@ -5,7 +5,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from outages.services import WebhookRetryableError, outage_notify, webhook_deliver
+from outages.webhooks import WebhookRetryableError, outage_notify, webhook_deliver
 
 
 @shared_task(

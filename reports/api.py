@@ -10,11 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from outages.api import ErrorSerializer
-from outages.api_errors import PayloadTooLarge
-from outages.regions import country_name, subdivision_name
+from common.api import ErrorSerializer, PayloadTooLarge
+from common.http import client_ip
+from common.regions import country_name, subdivision_name
 from outages.selectors import service_info, service_infos
-from reports.abuse import client_ip, rate_limit_retry_after
+from reports.abuse import rate_limit_retry_after
 from reports.models import Report, Source
 from reports.services import client_key_for, report_create_many, report_submit
 from reports.validation import CleanReport, clean_report

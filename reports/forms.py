@@ -2,8 +2,8 @@ from typing import Any
 
 from django import forms
 
+from common.regions import country_choices, subdivisions_of
 from outages.models import Service
-from outages.regions import country_choices, subdivisions_of
 from reports.validation import COMMENT_MAX
 
 

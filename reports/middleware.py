@@ -2,14 +2,16 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from common.api import error_json
 
 
 def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     message = f"Request body too large: at most {limit} bytes."
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"error": "too_large", "message": message, "fields": {"body": [message]}}, status=413
+        return error_json(
+            status_code=413, code="too_large", message=message, fields={"body": [message]}
         )
     return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from common.regions import countries, subdivisions
 from outages.models import PROBLEM_LABELS
-from outages.regions import countries, subdivisions
 from outages.selectors import ServiceInfo
 
 COMMENT_MAX = 280

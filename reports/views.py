@@ -7,10 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from common.api import error_json
+from common.http import client_ip
+from common.regions import countries, subdivisions_of
 from outages.models import Service
-from outages.regions import countries, subdivisions_of
 from outages.selectors import ServiceInfo
-from reports.abuse import client_ip, rate_limit_retry_after
+from reports.abuse import rate_limit_retry_after
 from reports.forms import ReportForm
 from reports.models import Source
 from reports.selectors import report_count_since
@@ -132,8 +134,8 @@ def _confirmation(request: HttpRequest, slug: str, *, counted: bool) -> HttpResp
 def subdivisions_json(request: HttpRequest, country: str) -> JsonResponse:
     code = country.upper()
     if code not in countries():
-        return JsonResponse(
-            {"error": "not_found", "message": f"Unknown country '{code[:8]}'."}, status=404
+        return error_json(
+            status_code=404, code="not_found", message=f"Unknown country '{code[:8]}'."
         )
     items = [{"code": c, "name": n} for c, n in subdivisions_of(code)]
     return JsonResponse({"country": code, "subdivisions": items})

@@ -35,11 +35,11 @@ trap cleanup EXIT INT TERM
 
 # One web process when abuse-control state is in-process (no Redis); threads serve concurrency.
 if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-2}; else workers=1; fi
-"$BIN/gunicorn" outages.wsgi:application --bind "$HOST:$PORT" --workers "$workers" \
+"$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "$workers" \
     --threads 4 --access-logfile - --error-logfile - >"$OUTAGES_VAR_DIR/web.log" 2>&1 &
 pids+=($!)
 # Solo pool: one process keeps memory low and SQLite writes serialised.
-"$BIN/celery" -A outages worker -B --pool=solo --loglevel=INFO \
+"$BIN/celery" -A config worker -B --pool=solo --loglevel=INFO \
     --schedule="$OUTAGES_VAR_DIR/celerybeat-schedule" >"$OUTAGES_VAR_DIR/worker.log" 2>&1 &
 pids+=($!)
 

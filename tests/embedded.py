@@ -17,7 +17,7 @@ def run_on_embedded_default(
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
     }
-    clean.update(OUTAGES_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="outages.settings", **env)
+    clean.update(OUTAGES_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,

@@ -40,7 +40,7 @@ def worker(transactional_db):
             "-m",
             "celery",
             "-A",
-            "outages",
+            "config",
             "worker",
             "--pool=solo",
             "-Q",

@@ -17,7 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from outages.wsgi import application
+from config.wsgi import application
 from tests.outages import pagedata
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from analytics.services import baseline_run, detection_run, rollup_run
+from analytics.rollup import rollup_run
+from analytics.services import baseline_run, detection_run
 from outages.models import Outage, ServiceStatus
 from reports.models import Report
 
@@ -221,8 +222,9 @@ def test_stored_baselines_are_the_pure_functions_output_and_a_rerun_changes_noth
 
     from analytics.baseline import expected as baseline_expected
     from analytics.models import Baseline
-    from analytics.selectors import hour_series, to_wide
-    from analytics.services import BASELINE_STORE_SPAN, DETECTION_HISTORY, floor_hour
+    from analytics.selectors.detection import hour_series, to_wide
+    from analytics.services import BASELINE_STORE_SPAN, DETECTION_HISTORY
+    from common.time import floor_hour
 
     steady_history(tiktok, per_minute=4.0)
     burst(tiktok)

@@ -18,8 +18,10 @@ from analytics.grids import (
     grid_update,
 )
 from analytics.models import MinuteCount
-from analytics.selectors import _long, minute_pair_rows, to_wide
-from analytics.services import detection_run, rollup_rewind, rollup_run
+from analytics.rollup import ROLLUP, rollup_rewind, rollup_run
+from analytics.selectors.detection import _long, minute_pair_rows, rollup_watermark, to_wide
+from analytics.services import detection_run
+from common.time import floor_hour, floor_minute
 from outages.models import Outage, ServiceStatus
 from reports.models import Report
 from tests.analytics.test_detection_run import NOW, burst, steady_history
@@ -127,8 +129,8 @@ def grids_now(now: datetime, *, cold: bool):
     if cold:
         services._kept_grids.clear()
     at = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
-    since = services.floor_hour(at - services.DETECTION_MINUTES)
-    watermark = services.rollup_watermark(name=services.ROLLUP)
+    since = floor_hour(at - services.DETECTION_MINUTES)
+    watermark = rollup_watermark(name=ROLLUP)
     assert watermark is not None
     settled = watermark[1] - timedelta(seconds=settings.ROLLUP_LATENESS)
     return services._counts_grid(
@@ -137,7 +139,7 @@ def grids_now(now: datetime, *, cold: bool):
         until=at + timedelta(minutes=1),
         step=timedelta(minutes=1),
         watermark=watermark,
-        final_until=services.floor_minute(settled),
+        final_until=floor_minute(settled),
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from analytics.models import MinuteCount, RollupState
-from analytics.services import report_retention_run, rollup_run
+from analytics.rollup import report_retention_run, rollup_run
 from reports.models import Report
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -179,7 +179,7 @@ def test_a_rerun_rewrites_nothing_that_did_not_change(tiktok):
 
 @pytest.mark.django_db
 def test_rewound_history_is_counted_again_without_duplicates(tiktok):
-    from analytics.services import rollup_rewind
+    from analytics.rollup import rollup_rewind
 
     for m in range(0, 60, 10):
         add(tiktok, T0 + timedelta(minutes=m), 2)
@@ -210,7 +210,7 @@ def test_a_run_for_an_earlier_time_marks_history_rewritten(tiktok):
 @pytest.mark.django_db
 def test_service_minute_totals_follow_the_minutes(tiktok, gmail):
     from analytics.models import ServiceMinute
-    from analytics.services import rollup_rewind
+    from analytics.rollup import rollup_rewind
 
     add(tiktok, T0 + timedelta(seconds=5), 3)
     add(tiktok, T0 + timedelta(seconds=9), 2, country="BR", subdivision="BR-SP", problem="upload")
@@ -270,7 +270,7 @@ def test_service_hour_totals_follow_the_minutes(tiktok, gmail):
 @pytest.mark.django_db
 def test_region_and_country_totals_follow_the_minutes(tiktok, gmail):
     from analytics.models import CountryHour, CountryMinute, RegionHour
-    from analytics.services import rollup_rewind
+    from analytics.rollup import rollup_rewind
 
     add(tiktok, T0 + timedelta(minutes=5), 2, subdivision="US-CA")
     add(tiktok, T0 + timedelta(minutes=50), 3, country="BR", subdivision="BR-SP")

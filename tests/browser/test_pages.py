@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from analytics.services import rollup_run
+from analytics.rollup import rollup_run
 from tests.browser.conftest import shot
 from tests.outages import pagedata
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from analytics.models import Baseline, MinuteCount, RegionHour
-from analytics.services import totals_resum
+from analytics.rollup import totals_resum
 from outages.models import Level, Outage, Service, ServiceStatus
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.cache import cache
 
-from outages import selectors
+from common.cache import cached
 
 
 def test_concurrent_misses_compute_once_and_all_get_the_value():
@@ -21,7 +21,7 @@ def test_concurrent_misses_compute_once_and_all_get_the_value():
 
     def request():
         start.wait()
-        results.append(selectors._cached("test:stampede", compute))
+        results.append(cached("test:stampede", compute))
 
     threads = [threading.Thread(target=request) for _ in range(8)]
     for t in threads:
@@ -38,8 +38,8 @@ def test_a_failed_computation_releases_the_key_for_the_next_request():
         raise RuntimeError("database went away")
 
     with pytest.raises(RuntimeError):
-        selectors._cached("test:failing", broken)
+        cached("test:failing", broken)
     assert cache.get("lock:test:failing") is None
     started = time.monotonic()
-    assert selectors._cached("test:failing", lambda: [1]) == [1]
+    assert cached("test:failing", lambda: [1]) == [1]
     assert time.monotonic() - started < 1.0

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.models import MinuteCount
-from analytics.services import totals_resum
-from outages import selectors
+from analytics.rollup import totals_resum
+from analytics.selectors import heatmaps
+from analytics.selectors.windows import WINDOWS, baseline_totals
 
 pytestmark = pytest.mark.django_db
 
@@ -51,10 +52,10 @@ def expected_sums(rows, window, key, keep):
 
 @pytest.mark.parametrize("window", ["1h", "6h", "24h"])
 def test_subdivision_heatmap_sums_the_window_exactly(minutes, tiktok, window):
-    rows = selectors.service_heatmap(service_id=tiktok.id, window=window, now=NOW, country="US")
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window=window, now=NOW, country="US")
     want = expected_sums(
         minutes,
-        selectors.WINDOWS[window],
+        WINDOWS[window],
         key=lambda r: r.subdivision,
         keep=lambda r: r.service_id == tiktok.id and r.country == "US" and r.subdivision,
     )
@@ -64,13 +65,13 @@ def test_subdivision_heatmap_sums_the_window_exactly(minutes, tiktok, window):
 
 @pytest.mark.parametrize("window", ["15m", "24h"])
 def test_country_heatmaps_sum_the_window_exactly(minutes, tiktok, window):
-    span = selectors.WINDOWS[window]
-    rows = selectors.service_heatmap(service_id=tiktok.id, window=window, now=NOW)
+    span = WINDOWS[window]
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window=window, now=NOW)
     want = expected_sums(
         minutes, span, key=lambda r: r.country, keep=lambda r: r.service_id == tiktok.id
     )
     assert {r.code: r.reports for r in rows if r.reports} == want
-    world = selectors.world_heatmap(window=window, now=NOW)
+    world = heatmaps.world_heatmap(window=window, now=NOW)
     want = expected_sums(minutes, span, key=lambda r: r.country, keep=lambda r: True)
     assert {r.code: r.reports for r in world if r.reports} == want
 
@@ -104,16 +105,16 @@ def test_a_days_window_expects_each_country_its_all_day_share(day_and_night):
     # 14:37 UTC: the US hours. The last hour expects only US reports ...
     hour = {
         r.code: r.expected
-        for r in selectors.service_heatmap(service_id=day_and_night.id, window="1h", now=NOW)
+        for r in heatmaps.service_heatmap(service_id=day_and_night.id, window="1h", now=NOW)
     }
     assert hour == {"US": pytest.approx(10.0, abs=0.01)}
     # ... the last day half from each country, whatever the time of day now.
     day = {
         r.code: r.expected
-        for r in selectors.service_heatmap(service_id=day_and_night.id, window="24h", now=NOW)
+        for r in heatmaps.service_heatmap(service_id=day_and_night.id, window="24h", now=NOW)
     }
     assert day == {"BR": pytest.approx(120.0, abs=0.01), "US": pytest.approx(120.0, abs=0.01)}
-    world = {r.code: r.expected for r in selectors.world_heatmap(window="24h", now=NOW)}
+    world = {r.code: r.expected for r in heatmaps.world_heatmap(window="24h", now=NOW)}
     assert world == day
 
 
@@ -137,7 +138,7 @@ def test_expected_counts_each_hours_overlap_with_the_window(tiktok, gmail, windo
     ]
     Baseline.objects.bulk_create(rows)
     until = NOW.replace(second=0) + timedelta(minutes=1)
-    since = until - selectors.WINDOWS[window]
+    since = until - WINDOWS[window]
     want: dict[tuple[int, str], float] = defaultdict(float)
     for b in rows:
         minutes = (
@@ -145,8 +146,8 @@ def test_expected_counts_each_hours_overlap_with_the_window(tiktok, gmail, windo
         ).total_seconds() / 60
         if minutes > 0:
             want[(b.service_id, b.country)] += b.expected * minutes
-    got = selectors._baseline_totals(since=since, until=until)
+    got = baseline_totals(since=since, until=until)
     assert got == pytest.approx(dict(want))
-    assert selectors._baseline_totals(since=since, until=until, service_id=gmail.id) == (
+    assert baseline_totals(since=since, until=until, service_id=gmail.id) == (
         pytest.approx({k: v for k, v in want.items() if k[0] == gmail.id})
     )

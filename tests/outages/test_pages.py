@@ -5,6 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics.models import HourCount
+from analytics.selectors import heatmaps, trends
+from analytics.selectors.shares import share_hours
+from analytics.selectors.windows import ratio
 from outages import selectors
 from reports.models import Report, Source
 from tests.outages import pagedata
@@ -111,15 +114,13 @@ def test_map_and_region_pages(client, data):
 
 
 def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
-    rows = selectors.service_heatmap(service_id=tiktok.id, window="1h", now=data)
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="1h", now=data)
     by_code = {r.code: r for r in rows}
     # TikTok expects 10 an hour; Brazil usually sends 40% of them (more if some of the
     # spike's minutes fell in the last hour, which counts among the usual hours).
     hours = HourCount.objects.filter(
         service=tiktok,
-        hour__in=selectors._share_hours(
-            data.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
-        ),
+        hour__in=share_hours(data.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)),
     )
     share = sum(h.count for h in hours if h.country == "BR") / sum(h.count for h in hours)
     assert 0.4 <= share < 0.47
@@ -129,20 +130,20 @@ def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
 
 
 def test_subdivisions_split_the_country_by_their_share(data, tiktok):
-    rows = selectors.service_heatmap(service_id=tiktok.id, window="15m", now=data, country="US")
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="15m", now=data, country="US")
     assert [(r.code, r.level, r.reports) for r in rows] == [("US-CA", "subdivision", 15)]
 
 
 def test_ratio_has_a_floor_for_quiet_regions():
-    assert selectors.ratio(3, 0.01) == 1.0
+    assert ratio(3, 0.01) == 1.0
 
 
 def test_trend_has_clock_aligned_buckets_with_baseline_and_threshold(data, tiktok):
-    buckets = selectors.service_trend(service_id=tiktok.id, range_name="24h", now=data)
+    buckets = trends.service_trend(service_id=tiktok.id, range_name="24h", now=data)
     assert len(buckets) == 96
     assert all(b.t.minute % 15 == 0 for b in buckets)
     assert sum(b.reports for b in buckets) == 80
     full = buckets[-3]
     assert full.expected == pytest.approx(2.5)
     assert full.threshold == pytest.approx(7.5)  # 2.5 expected + 5: the outage floor
-    assert len(selectors.service_trend(service_id=tiktok.id, range_name="7d", now=data)) == 168
+    assert len(trends.service_trend(service_id=tiktok.id, range_name="7d", now=data)) == 168

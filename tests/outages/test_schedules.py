@@ -1,7 +1,7 @@
 import pickle
 from datetime import UTC, datetime, timedelta
 
-from outages.schedules import on_the_clock
+from config.schedules import on_the_clock
 
 
 def at(h: int, m: int, s: float) -> datetime:

@@ -15,17 +15,16 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from outages.celery import app as celery_app
+from config.celery import app as celery_app
 from outages.models import DeliveryStatus, Level, Outage, Subscription, WebhookDelivery
 from outages.services import (
-    outage_notify,
     outage_observe,
     outage_resolve,
     outage_set_breakdown,
     subscription_create,
-    webhook_deliver,
 )
 from outages.tasks import webhook_deliver_task
+from outages.webhooks import outage_notify, webhook_deliver
 
 pytestmark = pytest.mark.django_db
 

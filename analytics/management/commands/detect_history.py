@@ -4,7 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from analytics.services import baseline_run, incidents_backfill, rollup_run
+from analytics.rollup import rollup_run
+from analytics.services import baseline_run, incidents_backfill
 
 
 class Command(BaseCommand):

@@ -1,0 +1,75 @@
+"""The page cache: heavier reads are computed once per key (in practice once per minute, the
+key naming the minute they describe) however many people load the page, with a lock so that
+the first second of a minute during a flood does not compute the same thing once per visitor.
+The cache is an optimisation only: with Redis down every request computes."""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from common.time import floor_minute
+
+# Pages and the API cache their reads this long; the rollup runs once a minute anyway.
+CACHE_TTL = 60
+# A missing key is computed by one request; others wait this long for it (seconds), polling.
+# The lock outlives no computation that a page should take.
+STAMPEDE_WAIT = 3.0
+STAMPEDE_POLL = 0.02
+STAMPEDE_LOCK_TTL = 10
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+
+def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
+    """compute() once per key while the key lives. With the cache down, pages still work
+    (each request computes), which matters most exactly when everything else is failing.
+
+    When a key is missing, one request computes it and the others arriving meanwhile wait for
+    its result (up to STAMPEDE_WAIT, then compute themselves): at the first second of a minute
+    during a flood, every visitor of the home page would otherwise compute the same thing."""
+    try:
+        value: T | None = cache.get(key)
+    except (RedisError, OSError) as exc:
+        logger.warning("cache read failed, computing %s: %s", key, exc)
+        return compute()
+    if value is not None:
+        return value
+    lock = f"lock:{key}"
+    try:
+        mine = cache.add(lock, 1, STAMPEDE_LOCK_TTL)
+    except (RedisError, OSError):
+        mine = True
+    if not mine:
+        deadline = time.monotonic() + STAMPEDE_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(STAMPEDE_POLL)
+            try:
+                value = cache.get(key)
+            except (RedisError, OSError):
+                break
+            if value is not None:
+                return value
+    try:
+        value = compute()
+        try:
+            cache.set(key, value, ttl)
+        except (RedisError, OSError) as exc:
+            logger.warning("cache write failed for %s: %s", key, exc)
+    finally:
+        if mine:
+            try:
+                cache.delete(lock)
+            except (RedisError, OSError) as exc:
+                logger.warning("cache lock release failed for %s: %s", key, exc)
+    return value
+
+
+def minute_key(now: datetime) -> str:
+    return floor_minute(now).strftime("%Y%m%d%H%M")

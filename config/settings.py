@@ -1,0 +1,278 @@
+"""Every knob is an environment variable, read here and nowhere else."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from config.schedules import on_the_clock
+
+# Lets admin and serializer classes be written with their generic parameters.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("OUTAGES_VAR_DIR", BASE_DIR / "var"))
+
+
+def envstr(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean, got {value!r}")
+
+
+def envint(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+DEBUG = envbool("DEBUG", "False")
+SECRET_KEY = envstr("SECRET_KEY", "insecure-dev-key-change-me" if DEBUG else "")
+if not SECRET_KEY:
+    # A missing key in production would silently weaken sessions and client-key hashing.
+    SECRET_KEY = "insecure-dev-key-change-me"
+    if not envbool("ALLOW_INSECURE_SECRET_KEY", "True"):
+        raise ImproperlyConfigured("SECRET_KEY must be set")
+ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SITE_NAME = envstr("SITE_NAME", "Outage Radar")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "outages",
+    "reports",
+    "demo",
+    "web",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "reports.middleware.RequestSizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "outages.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "web.context_processors.site",
+            ],
+        },
+    },
+]
+
+# SQLite is the embedded default so that `make run` needs no server; PostgreSQL is what
+# production and the test suite use (DATABASE_URL=postgres://...).
+DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'outages.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + IMMEDIATE transactions let the web server and the worker write without
+    # "database is locked" errors.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    # Parallel workers take 5-8 ms to start on a small host, more than a page's whole query
+    # (a day of a service's regions: 1.5 ms of work, 9 ms with two workers). Only plans
+    # estimated far above that, like a catch-up scan of millions of rows, are worth them.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c parallel_setup_cost={envint('DATABASE_PARALLEL_SETUP_COST', '50000')}"
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = envstr("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "or"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    # Abuse-control state only holds within one process here; set REDIS_URL to share
+    # it across web workers.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery: Redis when configured, otherwise kombu's filesystem transport (no server needed).
+if REDIS_URL:
+    CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "data_folder_processed": str(_broker_dir / "processed"),
+        # Broadcast (pidbox) files; kombu's default is ./control in the working directory.
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "50")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "60")
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+DEMO_TRICKLE = envbool("DEMO_TRICKLE", "False")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A burst is judged on whole minutes: a pass 2 s after each minute closes (and one at
+    # half past, for a rollup that ran late) instead of whenever beat happened to start.
+    "detect": {"task": "analytics.tasks.detect_task", "schedule": on_the_clock(30, offset=2)},
+    "baseline": {"task": "analytics.tasks.baseline_task", "schedule": 3600.0},
+    "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
+}
+if DEMO_TRICKLE:
+    CELERY_BEAT_SCHEDULE["demo-trickle"] = {
+        "task": "demo.tasks.simulate_trickle",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    }
+# A live burst for demos, e.g. "tiktok:BR:30:45" (service, country, factor, minutes).
+DEMO_TRICKLE_BURST = envstr("DEMO_TRICKLE_BURST", "")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# Read API throttling (Django cache = Redis, so limits hold across web workers). Rates are
+# "N/second|minute|hour|day". Anonymous clients are limited per IP, token holders per token.
+# Report intake is not affected: it has its own per-IP limit (RATE_LIMIT_REPORTS).
+API_THROTTLE_ANON = envstr("API_THROTTLE_ANON", "120/minute")
+API_THROTTLE_TOKEN = envstr("API_THROTTLE_TOKEN", "1200/minute")
+# How long clients and proxies may reuse a read without revalidating (seconds). 0 (default):
+# always revalidate with the ETag; a CDN in front may prefer ~30 (the rollup moves each minute).
+API_CACHE_MAX_AGE = envint("API_CACHE_MAX_AGE", "0")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "Crowdsourced outage reports: services and their level, report trends against the "
+        "expected count, regional heatmaps, problems, incidents and webhooks. Timestamps are "
+        "ISO 8601 UTC. Errors share one shape: {error, message, fields}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "outages.models.Level",
+        "DeliveryStatusEnum": "outages.models.DeliveryStatus",
+        "OutageStatusEnum": ["open", "resolved"],
+    },
+    # Swagger UI and Redoc from drf-spectacular-sidecar's bundled files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Webhooks: notifications of incidents opening, changing level and resolving.
+WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10")  # seconds per attempt
+WEBHOOK_MAX_RETRIES = envint("WEBHOOK_MAX_RETRIES", "8")  # after the first attempt
+WEBHOOK_RETRY_BACKOFF_MAX = envint("WEBHOOK_RETRY_BACKOFF_MAX", "3600")  # seconds
+# Off in production: a subscriber's URL must not reach the server's own network (SSRF).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", "False")
+WEBHOOK_MAX_SUBSCRIPTIONS = envint("WEBHOOK_MAX_SUBSCRIPTIONS", "20")  # per token holder
+# Links in webhook payloads and feeds; empty means relative links.
+SITE_URL = envstr("SITE_URL", "").rstrip("/")
+
+# Report intake and abuse controls.
+REPORT_DEDUPE_WINDOW = envint("REPORT_DEDUPE_WINDOW", "900")  # seconds
+RATE_LIMIT_REPORTS = envint("RATE_LIMIT_REPORTS", "30")  # requests per IP per window
+RATE_LIMIT_WINDOW = envint("RATE_LIMIT_WINDOW", "60")  # seconds
+REPORT_MAX_BODY = envint("REPORT_MAX_BODY", "8192")  # bytes, single report and form
+BATCH_MAX_BODY = envint("BATCH_MAX_BODY", str(8 * 1024 * 1024))  # bytes
+BATCH_MAX_REPORTS = envint("BATCH_MAX_REPORTS", "10000")
+# Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+CLIENT_KEY_SALT = envstr("CLIENT_KEY_SALT", SECRET_KEY)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY
+
+# Analytics.
+ROLLUP_LATENESS = envint("ROLLUP_LATENESS", "300")  # seconds a report may commit late
+RAW_REPORT_RETENTION_DAYS = envint("RAW_REPORT_RETENTION_DAYS", "90")
+# A (service, country) gets a baseline and detection of its own above this many reports a week.
+COUNTRY_SERIES_MIN_REPORTS = envint("COUNTRY_SERIES_MIN_REPORTS", "200")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}

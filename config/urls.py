@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from web import views
+
+# Unmatched /api/ paths answer in the API's error shape.
+handler404 = "web.views.not_found"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("web.api.urls")),
+    path("", include("reports.urls")),
+    # Last: its service page is a catch-all slug.
+    path("", include("web.urls")),
+]

@@ -1,0 +1,247 @@
+"""The read API's incidents: those open now, every incident newest first (cursor-paginated,
+CSV too), and one incident with its regions, problems and the reports around it."""
+
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analytics.selectors import trends
+from common.api import (
+    NOT_MODIFIED,
+    CSVRenderer,
+    ReadApi,
+    errors,
+    format_parameter,
+    query_params,
+    read_responses,
+)
+from outages import selectors, webhooks
+from outages.models import Level, Service
+from web.api.shared import BucketSerializer, IncidentSerializer, TimestampField, validate_country
+
+
+class OutageOpenListApi(ReadApi):
+    """GET /api/v1/outages/open: incidents open now, newest first."""
+
+    @extend_schema(
+        summary="Incidents open now",
+        operation_id="outages_open",
+        responses=read_responses(
+            inline_serializer("OpenOutages", {"outages": IncidentSerializer(many=True)})
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        rows = selectors.incidents_open()
+        return Response({"outages": IncidentSerializer(rows, many=True).data})
+
+
+class OutageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    service = serializers.CharField(source="service.slug")
+    service_name = serializers.CharField(source="service.name")
+    country = serializers.CharField(help_text='"" for a worldwide incident')
+    level = serializers.ChoiceField(choices=Level.choices, help_text='"ok" once resolved')
+    max_level = serializers.ChoiceField(choices=Level.choices)
+    status = serializers.SerializerMethodField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    peak_at = serializers.DateTimeField()
+    peak_reports = serializers.FloatField(help_text="reports per minute at the peak")
+    peak_expected = serializers.FloatField(help_text="expected reports per minute at the peak")
+
+    def get_url(self, obj: Any) -> str:
+        return webhooks.site_url(f"/api/v1/outages/{obj.id}")
+
+    @extend_schema_field(serializers.ChoiceField(choices=["open", "resolved"]))
+    def get_status(self, obj: Any) -> str:
+        return "open" if obj.ended_at is None else "resolved"
+
+
+class OutageCursorPagination(CursorPagination):
+    ordering = ("-started_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {"cursor": ["Invalid cursor: use the next or previous link as given."]}
+            ) from None
+
+
+class OutageListApi(ReadApi):
+    """GET /api/v1/outages: incidents newest first, cursor-paginated."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    csv_columns = (
+        "id",
+        "service",
+        "service_name",
+        "country",
+        "level",
+        "max_level",
+        "status",
+        "started_at",
+        "ended_at",
+        "peak_at",
+        "peak_reports",
+        "peak_expected",
+        "url",
+    )
+
+    class InputSerializer(serializers.Serializer):
+        service = serializers.SlugField(required=False, help_text="a service slug")
+        country = serializers.CharField(
+            required=False, max_length=2, help_text="incidents scoped to this country"
+        )
+        status = serializers.ChoiceField(choices=["open", "resolved"], required=False)
+        since = TimestampField(required=False, help_text="started at or after")
+        until = TimestampField(required=False, help_text="started before")
+        cursor = serializers.CharField(required=False, help_text="from a next/previous link")
+        limit = serializers.IntegerField(
+            required=False, min_value=1, max_value=500, help_text="page size (default 50)"
+        )
+
+        def validate_country(self, value: str) -> str:
+            code = validate_country(value)
+            if not code:
+                raise serializers.ValidationError("Give an ISO 3166-1 alpha-2 code.")
+            return code
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
+                raise serializers.ValidationError({"since": ["Must be before `until`."]})
+            return attrs
+
+    @extend_schema(
+        summary="Incidents, newest first (cursor pagination; CSV with ?format=csv)",
+        operation_id="outages_list",
+        parameters=[InputSerializer, format_parameter("json", "csv")],
+        responses={
+            (200, "application/json"): inline_serializer(
+                "OutagePage",
+                {
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": OutageSerializer(many=True),
+                },
+            ),
+            (200, "text/csv"): OpenApiTypes.STR,
+            304: NOT_MODIFIED,
+            **errors(400, 429),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        params = query_params(self.InputSerializer, request)
+        service_id = None
+        if "service" in params:
+            service = Service.objects.filter(slug=params["service"].lower()).first()
+            if service is None:
+                raise serializers.ValidationError(
+                    {"service": [f"Unknown service '{params['service']}'."]}
+                )
+            service_id = service.id
+        qs = selectors.outage_list(
+            service_id=service_id,
+            country=params.get("country"),
+            status=params.get("status"),
+            since=params.get("since"),
+            until=params.get("until"),
+        )
+        paginator = OutageCursorPagination()
+        page = paginator.paginate_queryset(qs, request, view=self) or []
+        rows = OutageSerializer(page, many=True).data
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for url, rel in (
+                (paginator.get_next_link(), "next"),
+                (paginator.get_previous_link(), "prev"),
+            )
+            if url
+        ]
+        headers = {"Link": ", ".join(links)} if links else None
+        if request.accepted_renderer.format == "csv":
+            return Response(rows, headers=headers)
+        return Response(
+            {
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "results": rows,
+            },
+            headers=headers,
+        )
+
+
+@extend_schema_serializer(component_name="OutageRegion")
+class OutageRegionSerializer(serializers.Serializer):
+    country = serializers.CharField()
+    country_name = serializers.CharField()
+    subdivision = serializers.CharField()
+    subdivision_name = serializers.CharField()
+    reports = serializers.IntegerField()
+    expected = serializers.FloatField()
+    excess = serializers.FloatField(help_text="reports above the region's usual share")
+
+
+@extend_schema_serializer(component_name="OutageProblem")
+class OutageProblemSerializer(serializers.Serializer):
+    problem = serializers.CharField()
+    name = serializers.CharField()
+    reports = serializers.IntegerField()
+    share = serializers.FloatField()
+
+
+@extend_schema_serializer(component_name="OutageSeries")
+class OutageSeriesSerializer(serializers.Serializer):
+    bucket = serializers.CharField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    buckets = BucketSerializer(many=True)
+
+
+class OutageDetailApi(ReadApi):
+    """GET /api/v1/outages/<id>: one incident with its regions, problems and the series
+    around it."""
+
+    @extend_schema_serializer(component_name="OutageDetail")
+    class OutputSerializer(OutageSerializer):
+        regions = OutageRegionSerializer(many=True)
+        problems = OutageProblemSerializer(many=True)
+        series = OutageSeriesSerializer()
+
+    @extend_schema(
+        summary="One incident: regions, problems and reports around it",
+        operation_id="outage_detail",
+        responses=read_responses(OutputSerializer, 404),
+    )
+    def get(self, request: Request, outage_id: int) -> Response:
+        outage = selectors.outage_get(outage_id=outage_id)
+        if outage is None:
+            raise Http404
+        series = trends.outage_series(outage=outage, now=timezone.now())
+        data = dict(OutageSerializer(outage).data)
+        data["regions"] = OutageRegionSerializer(
+            selectors.outage_regions(outage=outage), many=True
+        ).data
+        data["problems"] = OutageProblemSerializer(
+            selectors.outage_problems(outage=outage), many=True
+        ).data
+        data["series"] = OutageSeriesSerializer(series).data
+        return Response(data)

@@ -1,0 +1,54 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from web import feeds
+from web.api import incidents, services, subscriptions, trends
+
+urlpatterns = [
+    path("services", services.ServiceListApi.as_view(), name="api_service_list"),
+    path("services/<slug:slug>", services.ServiceDetailApi.as_view(), name="api_service_detail"),
+    path("services/<slug:slug>/trend", trends.ServiceTrendApi.as_view(), name="api_service_trend"),
+    path(
+        "services/<slug:slug>/heatmap",
+        trends.ServiceHeatmapApi.as_view(),
+        name="api_service_heatmap",
+    ),
+    path(
+        "services/<slug:slug>/problems",
+        trends.ServiceProblemsApi.as_view(),
+        name="api_service_problems",
+    ),
+    path(
+        "services/<slug:slug>/outages.atom",
+        feeds.OutageFeed(),
+        name="api_service_outage_feed",
+    ),
+    path("heatmap", trends.HeatmapApi.as_view(), name="api_heatmap"),
+    path("outages", incidents.OutageListApi.as_view(), name="api_outage_list"),
+    path("outages/open", incidents.OutageOpenListApi.as_view(), name="api_outages_open"),
+    path("outages.atom", feeds.OutageFeed(), name="api_outage_feed"),
+    path("outages/<int:outage_id>", incidents.OutageDetailApi.as_view(), name="api_outage_detail"),
+    path(
+        "regions/<str:country>/services",
+        trends.RegionServicesApi.as_view(),
+        name="api_region_services",
+    ),
+    path(
+        "subscriptions",
+        subscriptions.SubscriptionListCreateApi.as_view(),
+        name="api_subscription_list",
+    ),
+    path(
+        "subscriptions/<int:subscription_id>",
+        subscriptions.SubscriptionDetailApi.as_view(),
+        name="api_subscription_detail",
+    ),
+    path(
+        "subscriptions/<int:subscription_id>/deliveries",
+        subscriptions.DeliveryListApi.as_view(),
+        name="api_subscription_deliveries",
+    ),
+    path("schema", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+]

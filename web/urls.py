@@ -1,0 +1,10 @@
+from django.urls import path
+
+from web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("map/", views.live_map, name="live_map"),
+    path("region/<str:country>/", views.region, name="region"),
+    path("<slug:slug>/", views.service_detail, name="service_detail"),
+]

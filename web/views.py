@@ -1,0 +1,139 @@
+"""The site's pages. Each reads through the selectors (most of them cached per minute) and
+renders; nothing here computes what the API does not also show."""
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.views.defaults import page_not_found
+
+from analytics.selectors import heatmaps, problems, trends
+from common.api import error_json
+from common.regions import countries, country_name
+from outages import selectors
+from outages.models import Category, Service
+from reports.selectors import report_recent_comments
+from web.summaries import service_summary
+
+# Pages show the last hour on maps and in region lists: long enough to hold a few reports on
+# a quiet service, short enough to show what is happening now.
+PAGE_WINDOW = "1h"
+
+
+def sparkline_points(values: list[int], *, width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a small trend line, scaled to the series' own maximum."""
+    top = max(max(values), 1)
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 1 - (v / top) * (height - 2):.1f}" for i, v in enumerate(values)
+    )
+
+
+def trend_table(trend: list[trends.TrendBucket]) -> SafeString:
+    """The chart's text alternative, newest first, built here in one pass: a hundred rows
+    through template variables and filters cost more than all of the page's queries. Every
+    cell is a number or a formatted time, nothing to escape."""
+
+    def one_decimal(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f}"
+
+    return mark_safe(  # noqa: S308 - numbers and times only, see above
+        "\n".join(
+            f'<tr><td><time datetime="{b.t.isoformat()}">{b.t:%a %H:%M}</time></td>'
+            f"<td>{int(b.reports)}</td><td>{one_decimal(b.expected)}</td>"
+            f"<td>{one_decimal(b.threshold)}</td></tr>"
+            for b in reversed(trend)
+        )
+    )
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    rows = selectors.service_statuses()
+    query = request.GET.get("q", "").strip()
+    category = request.GET.get("category", "")
+    if category not in Category.values:
+        category = ""
+    shown = [
+        r
+        for r in rows
+        if (not query or query.casefold() in r.name.casefold())
+        and (not category or r.category == category)
+    ]
+    spark = trends.sparklines(now=timezone.now())
+    context = {
+        "problems_now": selectors.problems_now(rows),
+        "services": [
+            (r, sparkline_points(spark.get(r.id, [0] * 24)), sum(spark.get(r.id, [])))
+            for r in shown
+        ],
+        "service_count": len(rows),
+        "categories": Category.choices,
+        "query": query,
+        "category": category,
+    }
+    return render(request, "web/home.html", context)
+
+
+def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    service = get_object_or_404(Service, slug=slug)
+    row = selectors.service_row(slug=slug)
+    assert row is not None  # the service exists
+    now = timezone.now()
+    summary = service_summary(row=row, now=now)
+    context = {
+        "service": service,
+        "row": row,
+        "headline": summary.headline,
+        "last_15m": summary.last_15m,
+        "last_24h": summary.last_24h,
+        "trend_table": trend_table(
+            trends.service_trend(service_id=service.id, range_name="24h", now=now)
+        ),
+        "problems": problems.service_problems(service_id=service.id, window=PAGE_WINDOW, now=now),
+        "regions": heatmaps.service_heatmap(service_id=service.id, window=PAGE_WINDOW, now=now)[
+            :15
+        ],
+        "window": PAGE_WINDOW,
+        "open_incidents": summary.open_incidents,
+        "past_incidents": selectors.incidents_past(service_id=service.id),
+        "comments": report_recent_comments(service_id=service.id),
+    }
+    return render(request, "web/service_detail.html", context)
+
+
+def live_map(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "regions": heatmaps.world_heatmap(window=PAGE_WINDOW, now=now)[:20],
+        "open_incidents": selectors.incidents_open(),
+        "problems_now": selectors.problems_now(selectors.service_statuses()),
+        "window": PAGE_WINDOW,
+    }
+    return render(request, "web/map.html", context)
+
+
+def region(request: HttpRequest, country: str) -> HttpResponse:
+    code = country.upper()
+    if code not in countries():
+        raise Http404("Unknown country")
+    now = timezone.now()
+    context = {
+        "country": code,
+        "country_name": country_name(code),
+        "services": heatmaps.region_services(country=code, window=PAGE_WINDOW, now=now),
+        "open_incidents": selectors.incidents_open(country=code),
+        "window": PAGE_WINDOW,
+    }
+    return render(request, "web/region.html", context)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 for paths no view matched (e.g. /api/v1/outages/-1): in the API's error
+    shape under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_json(status_code=404, code="not_found", message="Not found.")
+    return page_not_found(request, exception or Http404())
