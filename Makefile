@@ -34,6 +34,7 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: $(VENV)/.installed-dev services lint docker-check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
