@@ -32,12 +32,12 @@ from analytics.selectors.detection import (
 )
 from analytics.selectors.windows import baseline_totals
 from common.time import floor_hour, floor_minute
-from outages.models import Level, Outage
+from outages.models import Incident, Level
 from outages.services import (
     SeriesState,
     detection_apply,
-    outage_record_past,
-    outage_set_breakdown,
+    incident_record_past,
+    incident_set_breakdown,
 )
 
 # Detection sees the last 30 hours per minute (a day for the bucket-level dispersion plus the
@@ -63,30 +63,33 @@ class DetectionResult:
     active: int
 
 
-def outage_breakdown_update(*, outage: Outage, until: datetime) -> None:
+def incident_breakdown_update(*, incident: Incident, until: datetime) -> None:
     """Recompute an incident's affected regions and problems over its whole window."""
     window = window_breakdown(
-        service_id=outage.service_id, since=outage.started_at, until=until, country=outage.country
+        service_id=incident.service_id,
+        since=incident.started_at,
+        until=until,
+        country=incident.country,
     )
     reference = window_breakdown(
-        service_id=outage.service_id,
-        since=outage.started_at - REFERENCE_SPAN,
-        until=outage.started_at,
-        country=outage.country,
+        service_id=incident.service_id,
+        since=incident.started_at - REFERENCE_SPAN,
+        until=incident.started_at,
+        country=incident.country,
     )
     expected = baseline_totals(
-        since=outage.started_at,
+        since=incident.started_at,
         until=until,
-        service_id=outage.service_id,
-        country=outage.country,
-    ).get((outage.service_id, outage.country), 0.0)
+        service_id=incident.service_id,
+        country=incident.country,
+    ).get((incident.service_id, incident.country), 0.0)
     if expected <= 0 and not reference.empty:
-        minutes = (until - outage.started_at).total_seconds() / 60
+        minutes = (until - incident.started_at).total_seconds() / 60
         expected = float(reference["count"].sum()) / (REFERENCE_SPAN.total_seconds() / 60) * minutes
     regions = region_excess(window, reference, expected)
     problems = problem_shares(window)
-    outage_set_breakdown(
-        outage_id=outage.id,
+    incident_set_breakdown(
+        incident_id=incident.id,
         regions=[
             {
                 "country": r["country"],
@@ -302,8 +305,8 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         ],
     )
     # The open incidents' affected regions and problems, over their whole window so far.
-    for outage in applied.active:
-        outage_breakdown_update(outage=outage, until=at + timedelta(minutes=1))
+    for incident in applied.active:
+        incident_breakdown_update(incident=incident, until=at + timedelta(minutes=1))
     return DetectionResult(
         at=at,
         series=len(results),
@@ -454,7 +457,7 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
                 continue  # still open: the live task owns it
             peak = int(np.argmax(counts_m[first:stop, j])) + first
             ended_at = pd.Timestamp(index[stop]).to_pydatetime()
-            outage = outage_record_past(
+            incident = incident_record_past(
                 service_id=service_id,
                 country=country,
                 started_at=pd.Timestamp(index[first]).to_pydatetime(),
@@ -464,7 +467,7 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
                 peak_reports=float(counts_m[peak, j]),
                 peak_expected=float(expected_m[peak, j]),
             )
-            if outage is not None:
+            if incident is not None:
                 created += 1
-                outage_breakdown_update(outage=outage, until=ended_at)
+                incident_breakdown_update(incident=incident, until=ended_at)
     return created

@@ -434,7 +434,7 @@ def run(url: str) -> dict[str, Any]:
     from django.db.models import Count
     from django.test import Client
 
-    from outages.models import Outage
+    from outages.models import Incident
     from reports.models import Report
 
     now = datetime.now(UTC).replace(second=30, microsecond=0)
@@ -507,8 +507,8 @@ def run(url: str) -> dict[str, Any]:
             "minutecount_rows": minute_rows,
             "hourcount_rows": hour_rows,
             "baseline_rows": baselines,
-            "incidents": Outage.objects.count(),
-            "open_incidents": Outage.objects.filter(ended_at=None).count(),
+            "incidents": Incident.objects.count(),
+            "open_incidents": Incident.objects.filter(ended_at=None).count(),
             "load_s": round(load_s, 1),
             "pipeline_s": steps,
         },

@@ -75,13 +75,13 @@ class Level(models.TextChoices):
 LEVEL_RANK = {Level.OK: 0, Level.POSSIBLE: 1, Level.OUTAGE: 2}
 
 
-class Outage(models.Model):
+class Incident(models.Model):
     """An incident: reports for a service (globally, or in one country) well above its baseline.
 
     Opened, updated and closed by the detection task. `country` is "" for a global incident.
     """
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="outages")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="incidents")
     country = models.CharField(max_length=2, blank=True, default="")
     level = models.CharField(max_length=8, choices=Level.choices)
     max_level = models.CharField(max_length=8, choices=Level.choices)
@@ -101,6 +101,8 @@ class Outage(models.Model):
     notified_level = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
+        # The table keeps the name it was created with (the API still speaks of outages).
+        db_table = "outages_outage"
         ordering = ["-started_at"]
         constraints = [
             # Two detection workers racing must not open the same incident twice.
@@ -175,7 +177,9 @@ class WebhookDelivery(models.Model):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="deliveries"
     )
-    outage = models.ForeignKey(Outage, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="+", db_column="outage_id"
+    )
     event = models.CharField(max_length=16, choices=WebhookEvent.choices)
     body = models.TextField()
     status = models.CharField(

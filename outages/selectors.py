@@ -13,8 +13,8 @@ from outages.models import (
     LEVEL_RANK,
     PROBLEM_LABELS,
     Category,
+    Incident,
     Level,
-    Outage,
     Service,
     Subscription,
     WebhookDelivery,
@@ -152,28 +152,28 @@ class IncidentRow:
         return str(Level(self.level).label)
 
 
-def _incident(outage: Outage) -> IncidentRow:
+def _incident(incident: Incident) -> IncidentRow:
     regions = []
-    for r in outage.regions[:5]:
+    for r in incident.regions[:5]:
         sub = r.get("subdivision") or ""
         regions.append(subdivision_name(sub) if sub else country_name(r.get("country", "")))
     problems = [
         f"{PROBLEM_LABELS.get(p['problem'], p['problem'])} ({round(100 * p['share'])}%)"
-        for p in outage.problems[:3]
+        for p in incident.problems[:3]
     ]
     return IncidentRow(
-        id=outage.id,
-        service_slug=outage.service.slug,
-        service_name=outage.service.name,
-        country=outage.country,
-        country_name=country_name(outage.country) if outage.country else "",
-        level=outage.level,
-        max_level=outage.max_level,
-        started_at=outage.started_at,
-        ended_at=outage.ended_at,
-        peak_at=outage.peak_at,
-        peak_reports=outage.peak_reports,
-        peak_expected=outage.peak_expected,
+        id=incident.id,
+        service_slug=incident.service.slug,
+        service_name=incident.service.name,
+        country=incident.country,
+        country_name=country_name(incident.country) if incident.country else "",
+        level=incident.level,
+        max_level=incident.max_level,
+        started_at=incident.started_at,
+        ended_at=incident.ended_at,
+        peak_at=incident.peak_at,
+        peak_reports=incident.peak_reports,
+        peak_expected=incident.peak_expected,
         regions=regions,
         problems=problems,
     )
@@ -183,7 +183,7 @@ def incidents_open(
     *, service_id: int | None = None, country: str | None = None
 ) -> list[IncidentRow]:
     """Open incidents, newest first (uses the one-open-per-scope partial index's rows only)."""
-    qs = Outage.objects.filter(ended_at=None).select_related("service")
+    qs = Incident.objects.filter(ended_at=None).select_related("service")
     if service_id is not None:
         qs = qs.filter(service_id=service_id)
     if country is not None:
@@ -193,7 +193,7 @@ def incidents_open(
 
 def incidents_past(*, service_id: int, limit: int = 10) -> list[IncidentRow]:
     qs = (
-        Outage.objects.filter(service_id=service_id)
+        Incident.objects.filter(service_id=service_id)
         .exclude(ended_at=None)
         .select_related("service")
         .order_by("-started_at")[:limit]
@@ -209,17 +209,17 @@ def service_row(*, slug: str) -> ServiceRow | None:
 # ------------------------------------------------------------------------------ public API
 
 
-def outage_list(
+def incident_list(
     *,
     service_id: int | None = None,
     country: str | None = None,
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> QuerySet[Outage]:
+) -> QuerySet[Incident]:
     """Incidents newest first (by start, then id: a stable order for cursor pagination);
     `since`/`until` bound the start time, `country` the incident's scope."""
-    qs = Outage.objects.select_related("service")
+    qs = Incident.objects.select_related("service")
     if service_id is not None:
         qs = qs.filter(service_id=service_id)
     if country is not None:
@@ -235,14 +235,14 @@ def outage_list(
     return qs.order_by("-started_at", "-id")
 
 
-def outage_get(*, outage_id: int) -> Outage | None:
-    return Outage.objects.select_related("service").filter(id=outage_id).first()
+def incident_get(*, incident_id: int) -> Incident | None:
+    return Incident.objects.select_related("service").filter(id=incident_id).first()
 
 
-def outage_regions(*, outage: Outage) -> list[dict[str, object]]:
+def incident_regions(*, incident: Incident) -> list[dict[str, object]]:
     """The incident's regions with their names, largest excess first."""
     rows = []
-    for r in outage.regions:
+    for r in incident.regions:
         cc, sub = str(r.get("country", "")), str(r.get("subdivision") or "")
         rows.append(
             {
@@ -258,7 +258,7 @@ def outage_regions(*, outage: Outage) -> list[dict[str, object]]:
     return rows
 
 
-def outage_problems(*, outage: Outage) -> list[dict[str, object]]:
+def incident_problems(*, incident: Incident) -> list[dict[str, object]]:
     return [
         {
             "problem": p["problem"],
@@ -266,7 +266,7 @@ def outage_problems(*, outage: Outage) -> list[dict[str, object]]:
             "reports": p.get("reports", 0),
             "share": p.get("share", 0.0),
         }
-        for p in outage.problems
+        for p in incident.problems
     ]
 
 
@@ -278,21 +278,21 @@ def subscription_get(*, owner_id: int, subscription_id: int) -> Subscription | N
     return subscription_list(owner_id=owner_id).filter(id=subscription_id).first()
 
 
-def subscriptions_for_outage(*, outage: Outage) -> list[Subscription]:
+def subscriptions_for_incident(*, incident: Incident) -> list[Subscription]:
     """Active subscriptions that want this incident: its service (or all services), one of
     its countries (or all countries; a worldwide incident is in every country it affects),
     and a level the incident has reached."""
     qs = (
         Subscription.objects.filter(active=True)
-        .filter(Q(services=None) | Q(services=outage.service_id))
+        .filter(Q(services=None) | Q(services=incident.service_id))
         .distinct()
         .order_by("id")
     )
-    reached = LEVEL_RANK[Level(outage.max_level)]
+    reached = LEVEL_RANK[Level(incident.max_level)]
     places = (
-        {outage.country}
-        if outage.country
-        else {str(r.get("country", "")) for r in outage.regions if r.get("country")}
+        {incident.country}
+        if incident.country
+        else {str(r.get("country", "")) for r in incident.regions if r.get("country")}
     )
     return [
         s

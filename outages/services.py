@@ -16,8 +16,8 @@ from django.db.models import F
 
 from outages.models import (
     LEVEL_RANK,
+    Incident,
     Level,
-    Outage,
     Service,
     ServiceStatus,
     Subscription,
@@ -39,7 +39,7 @@ def _rank(level: str) -> int:
     return LEVEL_RANK[Level(level)]
 
 
-def outage_observe(
+def incident_observe(
     *,
     service_id: int,
     country: str,
@@ -48,23 +48,23 @@ def outage_observe(
     started_at: datetime,
     reports: float,
     expected: float,
-) -> tuple[Outage, bool]:
+) -> tuple[Incident, bool]:
     """Open the incident of a (service, scope) or update the open one. Returns (outage, opened).
 
     Safe on two detection workers at once: the partial unique constraint admits one open
     incident per scope, and the loser of the race updates the winner's row instead.
     """
     with transaction.atomic():
-        outage = (
-            Outage.objects.select_for_update()
+        incident = (
+            Incident.objects.select_for_update()
             .filter(service_id=service_id, country=country, ended_at=None)
             .first()
         )
         opened = False
-        if outage is None:
+        if incident is None:
             try:
                 with transaction.atomic():
-                    outage = Outage.objects.create(
+                    incident = Incident.objects.create(
                         service_id=service_id,
                         country=country,
                         level=level,
@@ -74,20 +74,20 @@ def outage_observe(
                         peak_reports=reports,
                         peak_expected=expected,
                     )
-                announce_later(outage.id)
-                return outage, True
+                announce_later(incident.id)
+                return incident, True
             except IntegrityError:
-                outage = Outage.objects.select_for_update().get(
+                incident = Incident.objects.select_for_update().get(
                     service_id=service_id, country=country, ended_at=None
                 )
-        if outage.level != level:
-            announce_later(outage.id)
-        outage.level = level
-        if _rank(level) > _rank(outage.max_level):
-            outage.max_level = level
-        if reports > outage.peak_reports:
-            outage.peak_at, outage.peak_reports, outage.peak_expected = at, reports, expected
-        outage.save(
+        if incident.level != level:
+            announce_later(incident.id)
+        incident.level = level
+        if _rank(level) > _rank(incident.max_level):
+            incident.max_level = level
+        if reports > incident.peak_reports:
+            incident.peak_at, incident.peak_reports, incident.peak_expected = at, reports, expected
+        incident.save(
             update_fields=[
                 "level",
                 "max_level",
@@ -97,38 +97,38 @@ def outage_observe(
                 "updated_at",
             ]
         )
-        return outage, opened
+        return incident, opened
 
 
-def outage_resolve(*, outage_id: int, ended_at: datetime) -> bool:
+def incident_resolve(*, incident_id: int, ended_at: datetime) -> bool:
     """Close an open incident; False if it was already closed (by another worker)."""
     with transaction.atomic():
         closed = (
-            Outage.objects.filter(id=outage_id, ended_at=None).update(
+            Incident.objects.filter(id=incident_id, ended_at=None).update(
                 ended_at=ended_at, level=Level.OK
             )
             == 1
         )
         if closed:
-            announce_later(outage_id)
+            announce_later(incident_id)
     return closed
 
 
-def outage_set_breakdown(
-    *, outage_id: int, regions: list[dict[str, object]], problems: list[dict[str, object]]
+def incident_set_breakdown(
+    *, incident_id: int, regions: list[dict[str, object]], problems: list[dict[str, object]]
 ) -> None:
-    Outage.objects.filter(id=outage_id).update(regions=regions, problems=problems)
+    Incident.objects.filter(id=incident_id).update(regions=regions, problems=problems)
     # Detection writes the breakdown right after opening an incident, and again every minute
     # while it is open. Announcing here too means the opening's payload (and a subscription's
     # country filter) usually sees the regions, and an announcement lost to a broker outage is
-    # retried on the next pass. The claim in outage_notify keeps it to one per change.
+    # retried on the next pass. The claim in incident_notify keeps it to one per change.
     unannounced = (
-        Outage.objects.filter(id=outage_id, ended_at=None)
+        Incident.objects.filter(id=incident_id, ended_at=None)
         .exclude(notified_level=F("level"))
         .exists()
     )
     if unannounced:
-        announce_later(outage_id)
+        announce_later(incident_id)
 
 
 def service_status_write(*, rows: list[ServiceStatus]) -> None:
@@ -161,7 +161,7 @@ class SeriesState:
 class DetectionApplied:
     opened: int
     resolved: int
-    active: list[Outage]  # incidents open after the pass, whose breakdowns are due
+    active: list[Incident]  # incidents open after the pass, whose breakdowns are due
 
 
 def detection_apply(
@@ -169,16 +169,18 @@ def detection_apply(
 ) -> DetectionApplied:
     """Open, update and resolve incidents from one detection pass over every series, and
     rewrite every service's status. `at` is the minute judged, `now` the time of the pass."""
-    open_outages = {(o.service_id, o.country): o for o in Outage.objects.filter(ended_at=None)}
+    open_incidents = {(o.service_id, o.country): o for o in Incident.objects.filter(ended_at=None)}
     opened = resolved = 0
-    active: list[Outage] = []
+    active: list[Incident] = []
     statuses: dict[int, ServiceStatus] = {}
     for state in states:
         scope = (state.service_id, state.country)
         # An incident opens on outage-level evidence only; "possible problems" shows on the
         # status line, and keeps an already open incident going.
-        if state.level == Level.OUTAGE or (state.level == Level.POSSIBLE and scope in open_outages):
-            outage, was_opened = outage_observe(
+        if state.level == Level.OUTAGE or (
+            state.level == Level.POSSIBLE and scope in open_incidents
+        ):
+            incident, was_opened = incident_observe(
                 service_id=state.service_id,
                 country=state.country,
                 level=state.level,
@@ -188,8 +190,8 @@ def detection_apply(
                 expected=state.expected,
             )
             opened += int(was_opened)
-            open_outages.pop(scope, None)
-            active.append(outage)
+            open_incidents.pop(scope, None)
+            active.append(incident)
         if not state.country:
             statuses[state.service_id] = ServiceStatus(
                 service_id=state.service_id,
@@ -201,14 +203,14 @@ def detection_apply(
                 updated_at=now,
             )
     # Incidents whose series is quiet again (or has no reports left at all) are resolved.
-    for outage in open_outages.values():
-        resolved += int(outage_resolve(outage_id=outage.id, ended_at=at))
+    for incident in open_incidents.values():
+        resolved += int(incident_resolve(incident_id=incident.id, ended_at=at))
     # A country-only incident raises its service's level too: "problems in Brazil".
-    for outage in Outage.objects.filter(ended_at=None).exclude(country=""):
-        status = statuses.get(outage.service_id)
-        if status is not None and _rank(outage.level) > _rank(status.level):
-            status.level = outage.level
-            status.since = outage.started_at
+    for incident in Incident.objects.filter(ended_at=None).exclude(country=""):
+        status = statuses.get(incident.service_id)
+        if status is not None and _rank(incident.level) > _rank(status.level):
+            status.level = incident.level
+            status.since = incident.started_at
     for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
         statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
     service_status_write(rows=list(statuses.values()))
@@ -277,11 +279,11 @@ def subscription_delete(*, subscription: Subscription) -> None:
 def detection_forget() -> None:
     """Forget every incident and status (their counts are being rebuilt from scratch)."""
     with transaction.atomic():
-        Outage.objects.all().delete()
+        Incident.objects.all().delete()
         ServiceStatus.objects.all().delete()
 
 
-def outage_record_past(
+def incident_record_past(
     *,
     service_id: int,
     country: str,
@@ -291,13 +293,13 @@ def outage_record_past(
     peak_at: datetime,
     peak_reports: float,
     peak_expected: float,
-) -> Outage | None:
+) -> Incident | None:
     """Record an incident that detection, replayed over stored counts, saw open and close.
     Returns it if it is new: one of the same scope and start is kept as it is, and a run that
     reached "possible problems" only is a status, not an incident, as it is live."""
     if max_level != Level.OUTAGE:
         return None
-    outage, created = Outage.objects.get_or_create(
+    incident, created = Incident.objects.get_or_create(
         service_id=service_id,
         country=country,
         started_at=started_at,
@@ -310,4 +312,4 @@ def outage_record_past(
             "ended_at": ended_at,
         },
     )
-    return outage if created else None
+    return incident if created else None

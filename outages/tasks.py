@@ -5,7 +5,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from outages.webhooks import WebhookRetryableError, outage_notify, webhook_deliver
+from outages.webhooks import WebhookRetryableError, incident_notify, webhook_deliver
 
 
 @shared_task(
@@ -15,8 +15,8 @@ from outages.webhooks import WebhookRetryableError, outage_notify, webhook_deliv
     max_retries=3,
     ignore_result=True,
 )
-def outage_notify_task(outage_id: int) -> int:
-    return len(outage_notify(outage_id=outage_id))
+def incident_notify_task(incident_id: int) -> int:
+    return len(incident_notify(incident_id=incident_id))
 
 
 @shared_task(

@@ -22,7 +22,7 @@ from django.utils import timezone
 from outages import selectors
 from outages.models import (
     DeliveryStatus,
-    Outage,
+    Incident,
     Subscription,
     WebhookAttempt,
     WebhookDelivery,
@@ -41,14 +41,14 @@ def _enqueue(task: Any, *args: int) -> None:
         logger.exception("could not enqueue %s%s", task.name, args)
 
 
-def announce_later(outage_id: int) -> None:
+def announce_later(incident_id: int) -> None:
     """Have the incident's current state announced once the write commits."""
 
     def enqueue() -> None:
-        from outages.tasks import outage_notify_task
+        from outages.tasks import incident_notify_task
 
         if Subscription.objects.filter(active=True).exists():
-            _enqueue(outage_notify_task, outage_id)
+            _enqueue(incident_notify_task, incident_id)
 
     transaction.on_commit(enqueue)
 
@@ -57,7 +57,7 @@ def site_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def outage_payload(*, outage: Outage, event: str, previous_level: str) -> dict[str, Any]:
+def incident_payload(*, incident: Incident, event: str, previous_level: str) -> dict[str, Any]:
     """The JSON body of a notification: the event and the incident as GET /outages/{id}
     describes it (without the series)."""
 
@@ -68,25 +68,25 @@ def outage_payload(*, outage: Outage, event: str, previous_level: str) -> dict[s
         "event": event,
         "previous_level": previous_level or None,
         "outage": {
-            "id": outage.id,
-            "url": site_url(f"/api/v1/outages/{outage.id}"),
-            "service": outage.service.slug,
-            "service_name": outage.service.name,
-            "country": outage.country,
-            "level": outage.level,
-            "max_level": outage.max_level,
-            "started_at": iso(outage.started_at),
-            "ended_at": iso(outage.ended_at),
-            "peak_at": iso(outage.peak_at),
-            "peak_reports": outage.peak_reports,
-            "peak_expected": outage.peak_expected,
-            "regions": selectors.outage_regions(outage=outage),
-            "problems": selectors.outage_problems(outage=outage),
+            "id": incident.id,
+            "url": site_url(f"/api/v1/outages/{incident.id}"),
+            "service": incident.service.slug,
+            "service_name": incident.service.name,
+            "country": incident.country,
+            "level": incident.level,
+            "max_level": incident.max_level,
+            "started_at": iso(incident.started_at),
+            "ended_at": iso(incident.ended_at),
+            "peak_at": iso(incident.peak_at),
+            "peak_reports": incident.peak_reports,
+            "peak_expected": incident.peak_expected,
+            "regions": selectors.incident_regions(incident=incident),
+            "problems": selectors.incident_problems(incident=incident),
         },
     }
 
 
-def outage_notify(*, outage_id: int) -> list[int]:
+def incident_notify(*, incident_id: int) -> list[int]:
     """Claim the incident's unannounced change and create one delivery for each subscription
     that wants it; the deliveries are sent after commit. Returns the new delivery ids.
 
@@ -98,33 +98,35 @@ def outage_notify(*, outage_id: int) -> list[int]:
 
     with transaction.atomic():
         # Two notify tasks for one incident (two detection workers, a redelivered task).
-        outage = (
-            Outage.objects.select_for_update(of=("self",))
+        incident = (
+            Incident.objects.select_for_update(of=("self",))
             .select_related("service")
-            .filter(id=outage_id)
+            .filter(id=incident_id)
             .first()
         )
-        if outage is None or outage.notified_level == outage.level:
+        if incident is None or incident.notified_level == incident.level:
             return []
-        previous = outage.notified_level
-        if outage.ended_at is not None:
+        previous = incident.notified_level
+        if incident.ended_at is not None:
             event = WebhookEvent.RESOLVED
         elif not previous:
             event = WebhookEvent.OPENED
         else:
             event = WebhookEvent.LEVEL_CHANGED
         # .update() so that `updated_at` keeps meaning "detection changed it".
-        Outage.objects.filter(id=outage.id).update(notified_level=outage.level)
-        subscriptions = selectors.subscriptions_for_outage(outage=outage)
+        Incident.objects.filter(id=incident.id).update(notified_level=incident.level)
+        subscriptions = selectors.subscriptions_for_incident(incident=incident)
         if not subscriptions:
             return []
         body = json.dumps(
-            outage_payload(outage=outage, event=event, previous_level=previous),
+            incident_payload(incident=incident, event=event, previous_level=previous),
             separators=(",", ":"),
         )
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(subscription=s, outage=outage, event=event, body=body, created_at=now)
+            WebhookDelivery(
+                subscription=s, incident=incident, event=event, body=body, created_at=now
+            )
             for s in subscriptions
         )
         ids = [d.id for d in deliveries]

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.tasks import detect_task
-from outages.models import Outage
+from outages.models import Incident
 from tests.analytics.test_detection_run import burst, steady_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,16 +83,16 @@ def test_reports_in_outage_opened_then_resolved(worker, tiktok, gmail):
     detect_task.apply_async(kwargs={"now": now.isoformat()}, queue=worker)
     # The incident row is committed first and its breakdown right after it.
     assert wait_for(
-        lambda: Outage.objects.filter(service=tiktok, ended_at=None).exclude(regions=[]).exists()
+        lambda: Incident.objects.filter(service=tiktok, ended_at=None).exclude(regions=[]).exists()
     )
-    outage = Outage.objects.get(service=tiktok, country="", ended_at=None)
-    assert outage.level == "outage"
-    assert outage.regions[0]["country"] == "BR"
-    assert outage.problems[0]["problem"] == "upload"
-    assert not Outage.objects.filter(service=gmail).exists()
+    incident = Incident.objects.get(service=tiktok, country="", ended_at=None)
+    assert incident.level == "outage"
+    assert incident.regions[0]["country"] == "BR"
+    assert incident.problems[0]["problem"] == "upload"
+    assert not Incident.objects.filter(service=gmail).exists()
 
     # No more burst; the usual trickle would continue but for this test reports simply stop.
     later = now + timedelta(minutes=45)
     detect_task.apply_async(kwargs={"now": later.isoformat()}, queue=worker)
-    assert wait_for(lambda: Outage.objects.get(id=outage.id).ended_at is not None)
-    assert Outage.objects.filter(ended_at=None).count() == 0
+    assert wait_for(lambda: Incident.objects.get(id=incident.id).ended_at is not None)
+    assert Incident.objects.filter(ended_at=None).count() == 0

@@ -10,12 +10,12 @@ from django.utils.feedgenerator import Atom1Feed
 
 from common.regions import country_name
 from outages import selectors
-from outages.models import Level, Outage, Service
+from outages.models import Incident, Level, Service
 
 FEED_ITEMS = 50
 
 
-class OutageFeed(Feed):
+class IncidentFeed(Feed):
     feed_type = Atom1Feed
 
     def get_object(self, request: HttpRequest, slug: str | None = None) -> Service | None:
@@ -30,30 +30,30 @@ class OutageFeed(Feed):
     def subtitle(self, obj: Service | None) -> str:
         return "Outages detected from user reports, newest first."
 
-    def items(self, obj: Service | None) -> list[Outage]:
-        qs = selectors.outage_list(service_id=obj.id if obj else None)
+    def items(self, obj: Service | None) -> list[Incident]:
+        qs = selectors.incident_list(service_id=obj.id if obj else None)
         return list(qs[:FEED_ITEMS])
 
-    def item_title(self, item: Outage) -> str:
+    def item_title(self, item: Incident) -> str:
         where = country_name(item.country) if item.country else "worldwide"
         state = "resolved" if item.ended_at else str(Level(item.level).label).lower()
         return f"{item.service.name}: {Level(item.max_level).label} ({where}), {state}"
 
-    def item_description(self, item: Outage) -> str:
+    def item_description(self, item: Incident) -> str:
         end = f"ended {item.ended_at:%Y-%m-%d %H:%M} UTC" if item.ended_at else "ongoing"
         return (
             f"Started {item.started_at:%Y-%m-%d %H:%M} UTC, {end}. Peak "
             f"{item.peak_reports:.0f} reports/min against {item.peak_expected:.1f} expected."
         )
 
-    def item_link(self, item: Outage) -> str:
+    def item_link(self, item: Incident) -> str:
         return f"/api/v1/outages/{item.id}"
 
-    def item_guid(self, item: Outage) -> str:
+    def item_guid(self, item: Incident) -> str:
         return f"outage-{item.id}"
 
-    def item_pubdate(self, item: Outage) -> Any:
+    def item_pubdate(self, item: Incident) -> Any:
         return item.started_at
 
-    def item_updateddate(self, item: Outage) -> Any:
+    def item_updateddate(self, item: Incident) -> Any:
         return item.updated_at

@@ -20,7 +20,7 @@ from analytics.selectors.windows import WINDOWS, baseline_totals, ratio, window_
 from common.cache import cached, minute_key
 from common.regions import country_name, subdivision_name
 from common.time import floor_hour, floor_minute
-from outages.models import LEVEL_RANK, Level, Outage
+from outages.models import LEVEL_RANK, Incident, Level
 from outages.selectors import service_statuses
 
 
@@ -169,7 +169,9 @@ def region_services(*, country: str, window: str, now: datetime) -> list[RegionS
             for (sid, _), share in shares.items()
         }
         incident_level = dict(
-            Outage.objects.filter(ended_at=None, country=country).values_list("service_id", "level")
+            Incident.objects.filter(ended_at=None, country=country).values_list(
+                "service_id", "level"
+            )
         )
         rows = []
         for s in service_statuses():

@@ -16,7 +16,7 @@ from analytics.sql import epoch_seconds
 from analytics.thresholds import outage_threshold
 from common.cache import cached, minute_key
 from common.time import floor_hour, floor_minute
-from outages.models import LEVEL_RANK, Level, Outage
+from outages.models import LEVEL_RANK, Incident, Level
 
 # Chart ranges: how far back, and how wide a bucket (so every range has 72–168 points).
 TREND_RANGES: dict[str, tuple[timedelta, timedelta]] = {
@@ -130,7 +130,7 @@ def _expected_per_minute(
 def _incident_spans(
     *, service_id: int, since: datetime, until: datetime, country: str
 ) -> list[tuple[datetime, datetime | None, str]]:
-    qs = Outage.objects.filter(service_id=service_id, started_at__lt=until).exclude(
+    qs = Incident.objects.filter(service_id=service_id, started_at__lt=until).exclude(
         ended_at__lte=since
     )
     if country:
@@ -269,41 +269,44 @@ def trend_window(*, range_name: str, now: datetime) -> tuple[datetime, datetime,
 
 # Bucket widths tried for an incident's series, smallest first, and how many buckets it may
 # have: a 30-minute incident is drawn per minute, a three-day one per hour.
-OUTAGE_SERIES_BUCKETS = ("1m", "5m", "15m", "1h", "1d")
-OUTAGE_SERIES_MAX_BUCKETS = 240
+INCIDENT_SERIES_BUCKETS = ("1m", "5m", "15m", "1h", "1d")
+INCIDENT_SERIES_MAX_BUCKETS = 240
 # The series starts this long before the incident (and ends this long after it), so the
 # rise and the return to normal are visible.
-OUTAGE_SERIES_PADDING = timedelta(hours=1)
+INCIDENT_SERIES_PADDING = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
-class OutageSeries:
+class IncidentSeries:
     bucket: str
     since: datetime
     until: datetime
     buckets: list[TrendBucket]
 
 
-def outage_series(*, outage: Outage, now: datetime) -> OutageSeries:
+def incident_series(*, incident: Incident, now: datetime) -> IncidentSeries:
     """The incident's scope reported per bucket from an hour before it to an hour after it
     (or now, while it is open)."""
     until = min(
-        (outage.ended_at or now) + OUTAGE_SERIES_PADDING, floor_minute(now) + timedelta(minutes=1)
+        (incident.ended_at or now) + INCIDENT_SERIES_PADDING,
+        floor_minute(now) + timedelta(minutes=1),
     )
-    since = outage.started_at - OUTAGE_SERIES_PADDING
-    name = OUTAGE_SERIES_BUCKETS[-1]
-    for name in OUTAGE_SERIES_BUCKETS:
+    since = incident.started_at - INCIDENT_SERIES_PADDING
+    name = INCIDENT_SERIES_BUCKETS[-1]
+    for name in INCIDENT_SERIES_BUCKETS:
         if (until - bucket_floor(since, BUCKETS[name])) / BUCKETS[
             name
-        ] <= OUTAGE_SERIES_MAX_BUCKETS:
+        ] <= INCIDENT_SERIES_MAX_BUCKETS:
             break
     width = BUCKETS[name]
     buckets = service_series(
-        service_id=outage.service_id,
+        service_id=incident.service_id,
         since=since,
         until=until,
         bucket=width,
         now=now,
-        country=outage.country,
+        country=incident.country,
     )
-    return OutageSeries(bucket=name, since=bucket_floor(since, width), until=until, buckets=buckets)
+    return IncidentSeries(
+        bucket=name, since=bucket_floor(since, width), until=until, buckets=buckets
+    )

@@ -7,7 +7,7 @@ from django.db import connection
 
 from analytics.rollup import rollup_run
 from analytics.services import baseline_run, detection_run
-from outages.models import Outage, ServiceStatus
+from outages.models import Incident, ServiceStatus
 from reports.models import Report
 
 NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
@@ -66,17 +66,17 @@ def test_a_burst_opens_an_incident_with_its_region_and_problem(tiktok, gmail):
     burst(tiktok)
     result = run(NOW)
     assert result.opened >= 1
-    outage = Outage.objects.get(service=tiktok, country="", ended_at=None)
-    assert outage.level == "outage"
-    assert NOW - timedelta(minutes=14) <= outage.started_at <= NOW
-    assert outage.regions[0]["country"] == "BR"
-    assert outage.regions[0]["subdivision"] == ""
-    assert outage.regions[0]["excess"] > 300
-    assert any(r["subdivision"] == "BR-SP" for r in outage.regions)
-    assert outage.problems[0]["problem"] == "upload"
-    assert 0.6 < outage.problems[0]["share"] < 0.9
-    assert outage.peak_reports > outage.peak_expected * 5
-    assert not Outage.objects.filter(service=gmail).exists()
+    incident = Incident.objects.get(service=tiktok, country="", ended_at=None)
+    assert incident.level == "outage"
+    assert NOW - timedelta(minutes=14) <= incident.started_at <= NOW
+    assert incident.regions[0]["country"] == "BR"
+    assert incident.regions[0]["subdivision"] == ""
+    assert incident.regions[0]["excess"] > 300
+    assert any(r["subdivision"] == "BR-SP" for r in incident.regions)
+    assert incident.problems[0]["problem"] == "upload"
+    assert 0.6 < incident.problems[0]["share"] < 0.9
+    assert incident.peak_reports > incident.peak_expected * 5
+    assert not Incident.objects.filter(service=gmail).exists()
     status = {s.service.slug: s for s in ServiceStatus.objects.select_related("service")}
     assert status["tiktok"].level == "outage"
     assert status["tiktok"].since is not None
@@ -89,7 +89,7 @@ def test_the_incident_is_updated_then_resolved_when_reports_stop(tiktok):
     steady_history(tiktok)
     burst(tiktok)
     run(NOW)
-    first = Outage.objects.get(service=tiktok, country="")
+    first = Incident.objects.get(service=tiktok, country="")
     # Reports keep coming at the usual rate and mix, the burst is over.
     later = NOW + timedelta(minutes=45)
     rows = [
@@ -105,19 +105,19 @@ def test_the_incident_is_updated_then_resolved_when_reports_stop(tiktok):
     ]
     Report.objects.bulk_create(rows)
     run(later)
-    outage = Outage.objects.get(id=first.id)
-    assert outage.ended_at is not None
-    assert NOW < outage.ended_at <= later
-    assert outage.max_level == "outage"
+    incident = Incident.objects.get(id=first.id)
+    assert incident.ended_at is not None
+    assert NOW < incident.ended_at <= later
+    assert incident.max_level == "outage"
     assert ServiceStatus.objects.get(service=tiktok).level == "ok"
-    assert Outage.objects.filter(ended_at=None).count() == 0
+    assert Incident.objects.filter(ended_at=None).count() == 0
 
 
 @pytest.mark.django_db
 def test_a_quiet_service_does_not_alarm_on_a_few_reports(gmail):
     burst(gmail, minutes=3, per_minute=1, problem="email", country="US")
     run(NOW)
-    assert not Outage.objects.exists()
+    assert not Incident.objects.exists()
     assert ServiceStatus.objects.get(service=gmail).level == "ok"
 
 
@@ -126,10 +126,10 @@ def test_a_rerun_of_the_same_minute_changes_nothing(tiktok):
     steady_history(tiktok)
     burst(tiktok)
     run(NOW)
-    fields = [f.name for f in Outage._meta.fields if f.name != "updated_at"]
-    before = list(Outage.objects.values(*fields))
+    fields = [f.name for f in Incident._meta.fields if f.name != "updated_at"]
+    before = list(Incident.objects.values(*fields))
     run(NOW)
-    after = list(Outage.objects.values(*fields))
+    after = list(Incident.objects.values(*fields))
     assert before == after
 
 
@@ -159,7 +159,7 @@ def test_concurrent_detection_never_opens_two_incidents(tiktok):
     for t in threads:
         t.join()
     assert errors == []
-    assert Outage.objects.filter(service=tiktok, country="", ended_at=None).count() == 1
+    assert Incident.objects.filter(service=tiktok, country="", ended_at=None).count() == 1
 
 
 @pytest.mark.django_db
@@ -176,11 +176,11 @@ def test_the_database_refuses_a_second_open_incident(tiktok):
         peak_reports=10,
         peak_expected=1,
     )
-    Outage.objects.create(**fields)
+    Incident.objects.create(**fields)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Outage.objects.create(**fields)
-    Outage.objects.create(**{**fields, "country": "BR"})
-    Outage.objects.create(**{**fields, "ended_at": NOW})
+        Incident.objects.create(**fields)
+    Incident.objects.create(**{**fields, "country": "BR"})
+    Incident.objects.create(**{**fields, "ended_at": NOW})
 
 
 @pytest.mark.django_db
@@ -192,13 +192,13 @@ def test_backfill_records_a_past_incident_once(tiktok):
     rollup_run(now=NOW)
     baseline_run(now=NOW)
     assert incidents_backfill(since=NOW - timedelta(hours=40), until=NOW) >= 1
-    outage = Outage.objects.get(service=tiktok, country="")
+    incident = Incident.objects.get(service=tiktok, country="")
     start = NOW.replace(second=0) - timedelta(hours=5, minutes=20)
-    assert start <= outage.started_at <= start + timedelta(minutes=5)
-    assert outage.ended_at is not None
-    assert start + timedelta(minutes=20) < outage.ended_at < start + timedelta(minutes=70)
-    assert outage.max_level == "outage"
-    assert outage.regions[0]["country"] == "BR"
+    assert start <= incident.started_at <= start + timedelta(minutes=5)
+    assert incident.ended_at is not None
+    assert start + timedelta(minutes=20) < incident.ended_at < start + timedelta(minutes=70)
+    assert incident.max_level == "outage"
+    assert incident.regions[0]["country"] == "BR"
     assert incidents_backfill(since=NOW - timedelta(hours=40), until=NOW) == 0
 
 

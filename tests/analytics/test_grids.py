@@ -22,7 +22,7 @@ from analytics.rollup import ROLLUP, rollup_rewind, rollup_run
 from analytics.selectors.detection import _long, minute_pair_rows, rollup_watermark, to_wide
 from analytics.services import detection_run
 from common.time import floor_hour, floor_minute
-from outages.models import Outage, ServiceStatus
+from outages.models import Incident, ServiceStatus
 from reports.models import Report
 from tests.analytics.test_detection_run import NOW, burst, steady_history
 
@@ -224,7 +224,7 @@ def test_reading_minute_rows_as_arrays(tiktok, gmail, odd):
 
 def snapshot():
     outages = list(
-        Outage.objects.order_by("service_id", "country", "started_at").values(
+        Incident.objects.order_by("service_id", "country", "started_at").values(
             "service_id", "country", "level", "started_at", "peak_reports", "ended_at"
         )
     )

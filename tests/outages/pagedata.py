@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from analytics.models import Baseline, MinuteCount, RegionHour
 from analytics.rollup import totals_resum
-from outages.models import Level, Outage, Service, ServiceStatus
+from outages.models import Incident, Level, Service, ServiceStatus
 
 
 def floor_minute(t: datetime) -> datetime:
@@ -85,7 +85,7 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
     ServiceStatus.objects.create(
         service=gmail, level=Level.OK, current=1, expected=0.75, threshold=2, updated_at=now
     )
-    Outage.objects.create(
+    Incident.objects.create(
         service=tiktok,
         country="",
         level=Level.OUTAGE,
@@ -99,7 +99,7 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         ],
         problems=[{"problem": "playback", "reports": 60, "share": 0.75}],
     )
-    Outage.objects.create(
+    Incident.objects.create(
         service=tiktok,
         country="",
         level=Level.OK,

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from analytics.models import MinuteCount
-from outages.models import Level, Outage
+from outages.models import Incident, Level
 from tests.outages import pagedata
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_problems_have_counts_and_shares(api, data):
 
 def _resolved(service, days_ago, country=""):
     start = timezone.now() - timedelta(days=days_ago)
-    return Outage.objects.create(
+    return Incident.objects.create(
         service=service,
         country=country,
         level=Level.OK,
@@ -193,8 +193,8 @@ def test_outages_as_csv_with_a_link_to_the_next_page(api, data, gmail):
 
 
 def test_outage_detail_has_regions_problems_and_series(api, data, gmail):
-    outage = _resolved(gmail, 1)
-    body = api.get(f"/api/v1/outages/{outage.id}").json()
+    incident = _resolved(gmail, 1)
+    body = api.get(f"/api/v1/outages/{incident.id}").json()
     assert body["regions"][0]["country_name"] == "United States"
     assert body["problems"][0]["name"] == "Sending or receiving email"
     series = body["series"]
@@ -213,7 +213,7 @@ def test_atom_feeds(api, data, gmail):
     _resolved(gmail, 1)
     overall = api.get("/api/v1/outages.atom")
     assert overall.status_code == 200 and b"<feed" in overall.content
-    assert overall.content.count(b"<entry>") == Outage.objects.count()
+    assert overall.content.count(b"<entry>") == Incident.objects.count()
     assert api.get("/api/v1/services/gmail/outages.atom").content.count(b"<entry>") == 1
     assert api.get("/api/v1/services/nope/outages.atom").status_code == 404
 

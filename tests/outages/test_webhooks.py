@@ -16,15 +16,15 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
-from outages.models import DeliveryStatus, Level, Outage, Subscription, WebhookDelivery
+from outages.models import DeliveryStatus, Incident, Level, Subscription, WebhookDelivery
 from outages.services import (
-    outage_observe,
-    outage_resolve,
-    outage_set_breakdown,
+    incident_observe,
+    incident_resolve,
+    incident_set_breakdown,
     subscription_create,
 )
 from outages.tasks import webhook_deliver_task
-from outages.webhooks import outage_notify, webhook_deliver
+from outages.webhooks import incident_notify, webhook_deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def _subscribe(owner, url, **kwargs):
 
 def _open(service, country="", level=Level.OUTAGE):
     now = timezone.now()
-    outage, _ = outage_observe(
+    incident, _ = incident_observe(
         service_id=service.id,
         country=country,
         level=level,
@@ -94,7 +94,7 @@ def _open(service, country="", level=Level.OUTAGE):
         reports=40,
         expected=2,
     )
-    return outage
+    return incident
 
 
 def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -109,11 +109,11 @@ def test_opening_changing_and_resolving_post_signed_events(
 ):
     subscription = _subscribe(owner, receiver.url, min_level=Level.POSSIBLE)
     with django_capture_on_commit_callbacks(execute=True):
-        outage = _open(tiktok)
+        incident = _open(tiktok)
     with django_capture_on_commit_callbacks(execute=True):
         _open(tiktok, level=Level.POSSIBLE)
     with django_capture_on_commit_callbacks(execute=True):
-        outage_resolve(outage_id=outage.id, ended_at=timezone.now())
+        incident_resolve(incident_id=incident.id, ended_at=timezone.now())
     events = [json.loads(body) for _, body in receiver.requests]
     assert [e["event"] for e in events] == ["opened", "level_changed", "resolved"]
     assert events[1]["previous_level"] == "outage" and events[1]["outage"]["level"] == "possible"
@@ -130,13 +130,13 @@ def test_an_event_is_claimed_once(
     tiktok, owner, receiver, eager, django_capture_on_commit_callbacks
 ):
     _subscribe(owner, receiver.url)
-    outage = _open(tiktok)  # on_commit callbacks not run: nothing announced yet
+    incident = _open(tiktok)  # on_commit callbacks not run: nothing announced yet
     with django_capture_on_commit_callbacks(execute=True):
-        first = outage_notify(outage_id=outage.id)
+        first = incident_notify(incident_id=incident.id)
     # A second worker, a redelivered task, or the next detection pass's breakdown update.
     with django_capture_on_commit_callbacks(execute=True):
-        second = outage_notify(outage_id=outage.id)
-        outage_set_breakdown(outage_id=outage.id, regions=[], problems=[])
+        second = incident_notify(incident_id=incident.id)
+        incident_set_breakdown(incident_id=incident.id, regions=[], problems=[])
     assert len(first) == 1 and second == []
     assert len(receiver.requests) == 1
 
@@ -147,16 +147,16 @@ def test_subscriptions_filter_by_service_country_and_level(tiktok, gmail, owner)
     brazil = _subscribe(owner, "https://example.com/c", countries=["BR"])
     outage_level = _subscribe(owner, "https://example.com/d")
     possible = _open(tiktok, country="US", level=Level.POSSIBLE)
-    outage_notify(outage_id=possible.id)
+    incident_notify(incident_id=possible.id)
     assert set(WebhookDelivery.objects.values_list("subscription", flat=True)) == {everything.id}
     WebhookDelivery.objects.all().delete()
     worldwide = _open(tiktok)
-    outage_set_breakdown(
-        outage_id=worldwide.id,
+    incident_set_breakdown(
+        incident_id=worldwide.id,
         regions=[{"country": "BR", "subdivision": "", "reports": 9, "expected": 1, "excess": 8}],
         problems=[],
     )
-    outage_notify(outage_id=worldwide.id)
+    incident_notify(incident_id=worldwide.id)
     got = set(WebhookDelivery.objects.values_list("subscription", flat=True))
     assert got == {everything.id, brazil.id, outage_level.id}
     assert gmail_only.id not in got
@@ -205,7 +205,7 @@ def test_retry_policy_is_exponential_backoff():
 def test_a_4xx_is_not_retried(tiktok, owner, receiver):
     receiver.statuses = [410]
     _subscribe(owner, receiver.url)
-    outage_notify(outage_id=_open(tiktok).id)
+    incident_notify(incident_id=_open(tiktok).id)
     delivery = WebhookDelivery.objects.get()
     assert webhook_deliver(delivery_id=delivery.id) == DeliveryStatus.FAILED
     assert webhook_deliver(delivery_id=delivery.id) == DeliveryStatus.FAILED  # not sent again
@@ -214,7 +214,7 @@ def test_a_4xx_is_not_retried(tiktok, owner, receiver):
 
 def test_private_targets_are_refused_in_production(tiktok, owner, receiver, settings):
     _subscribe(owner, receiver.url)
-    outage_notify(outage_id=_open(tiktok).id)
+    incident_notify(incident_id=_open(tiktok).id)
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
     delivery = WebhookDelivery.objects.get()
     assert webhook_deliver(delivery_id=delivery.id) == DeliveryStatus.FAILED
@@ -239,12 +239,12 @@ def test_a_broker_outage_never_blocks_detection(
     try:
         started = time.monotonic()
         with django_capture_on_commit_callbacks(execute=True):
-            outage = _open(tiktok)
+            incident = _open(tiktok)
         assert time.monotonic() - started < 10
     finally:
         app.conf.update(saved)
         app._pool, app.amqp._producer_pool = pools
-    assert Outage.objects.get(id=outage.id).notified_level == ""  # retried on the next pass
+    assert Incident.objects.get(id=incident.id).notified_level == ""  # retried on the next pass
     assert "could not enqueue" in caplog.text
 
 
@@ -311,7 +311,7 @@ def test_bad_subscriptions_name_the_field(bot_api, tiktok, body, field):
 def test_deliveries_show_every_attempt(bot_api, owner, tiktok, receiver):
     receiver.statuses = [500]
     subscription = _subscribe(owner, receiver.url)
-    outage_notify(outage_id=_open(tiktok).id)
+    incident_notify(incident_id=_open(tiktok).id)
     delivery = WebhookDelivery.objects.get()
     with pytest.raises(Exception, match="HTTP 500"):
         webhook_deliver(delivery_id=delivery.id)

@@ -30,25 +30,31 @@ from common.api import (
 )
 from outages import selectors, webhooks
 from outages.models import Level, Service
-from web.api.shared import BucketSerializer, IncidentSerializer, TimestampField, validate_country
+from web.api.shared import (
+    BucketSerializer,
+    IncidentSummarySerializer,
+    TimestampField,
+    validate_country,
+)
 
 
-class OutageOpenListApi(ReadApi):
+class IncidentOpenListApi(ReadApi):
     """GET /api/v1/outages/open: incidents open now, newest first."""
 
     @extend_schema(
         summary="Incidents open now",
         operation_id="outages_open",
         responses=read_responses(
-            inline_serializer("OpenOutages", {"outages": IncidentSerializer(many=True)})
+            inline_serializer("OpenOutages", {"outages": IncidentSummarySerializer(many=True)})
         ),
     )
     def get(self, request: Request) -> Response:
         rows = selectors.incidents_open()
-        return Response({"outages": IncidentSerializer(rows, many=True).data})
+        return Response({"outages": IncidentSummarySerializer(rows, many=True).data})
 
 
-class OutageSerializer(serializers.Serializer):
+@extend_schema_serializer(component_name="Outage")
+class IncidentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.SerializerMethodField()
     service = serializers.CharField(source="service.slug")
@@ -71,7 +77,7 @@ class OutageSerializer(serializers.Serializer):
         return "open" if obj.ended_at is None else "resolved"
 
 
-class OutageCursorPagination(CursorPagination):
+class IncidentCursorPagination(CursorPagination):
     ordering = ("-started_at", "-id")
     page_size = 50
     page_size_query_param = "limit"
@@ -86,7 +92,7 @@ class OutageCursorPagination(CursorPagination):
             ) from None
 
 
-class OutageListApi(ReadApi):
+class IncidentListApi(ReadApi):
     """GET /api/v1/outages: incidents newest first, cursor-paginated."""
 
     renderer_classes = [JSONRenderer, CSVRenderer]
@@ -140,7 +146,7 @@ class OutageListApi(ReadApi):
                 {
                     "next": serializers.URLField(allow_null=True),
                     "previous": serializers.URLField(allow_null=True),
-                    "results": OutageSerializer(many=True),
+                    "results": IncidentSerializer(many=True),
                 },
             ),
             (200, "text/csv"): OpenApiTypes.STR,
@@ -158,16 +164,16 @@ class OutageListApi(ReadApi):
                     {"service": [f"Unknown service '{params['service']}'."]}
                 )
             service_id = service.id
-        qs = selectors.outage_list(
+        qs = selectors.incident_list(
             service_id=service_id,
             country=params.get("country"),
             status=params.get("status"),
             since=params.get("since"),
             until=params.get("until"),
         )
-        paginator = OutageCursorPagination()
+        paginator = IncidentCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self) or []
-        rows = OutageSerializer(page, many=True).data
+        rows = IncidentSerializer(page, many=True).data
         links = [
             f'<{url}>; rel="{rel}"'
             for url, rel in (
@@ -190,7 +196,7 @@ class OutageListApi(ReadApi):
 
 
 @extend_schema_serializer(component_name="OutageRegion")
-class OutageRegionSerializer(serializers.Serializer):
+class IncidentRegionSerializer(serializers.Serializer):
     country = serializers.CharField()
     country_name = serializers.CharField()
     subdivision = serializers.CharField()
@@ -201,7 +207,7 @@ class OutageRegionSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="OutageProblem")
-class OutageProblemSerializer(serializers.Serializer):
+class IncidentProblemSerializer(serializers.Serializer):
     problem = serializers.CharField()
     name = serializers.CharField()
     reports = serializers.IntegerField()
@@ -209,22 +215,22 @@ class OutageProblemSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="OutageSeries")
-class OutageSeriesSerializer(serializers.Serializer):
+class IncidentSeriesSerializer(serializers.Serializer):
     bucket = serializers.CharField()
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     buckets = BucketSerializer(many=True)
 
 
-class OutageDetailApi(ReadApi):
+class IncidentDetailApi(ReadApi):
     """GET /api/v1/outages/<id>: one incident with its regions, problems and the series
     around it."""
 
     @extend_schema_serializer(component_name="OutageDetail")
-    class OutputSerializer(OutageSerializer):
-        regions = OutageRegionSerializer(many=True)
-        problems = OutageProblemSerializer(many=True)
-        series = OutageSeriesSerializer()
+    class OutputSerializer(IncidentSerializer):
+        regions = IncidentRegionSerializer(many=True)
+        problems = IncidentProblemSerializer(many=True)
+        series = IncidentSeriesSerializer()
 
     @extend_schema(
         summary="One incident: regions, problems and reports around it",
@@ -232,16 +238,16 @@ class OutageDetailApi(ReadApi):
         responses=read_responses(OutputSerializer, 404),
     )
     def get(self, request: Request, outage_id: int) -> Response:
-        outage = selectors.outage_get(outage_id=outage_id)
-        if outage is None:
+        incident = selectors.incident_get(incident_id=outage_id)
+        if incident is None:
             raise Http404
-        series = trends.outage_series(outage=outage, now=timezone.now())
-        data = dict(OutageSerializer(outage).data)
-        data["regions"] = OutageRegionSerializer(
-            selectors.outage_regions(outage=outage), many=True
+        series = trends.incident_series(incident=incident, now=timezone.now())
+        data = dict(IncidentSerializer(incident).data)
+        data["regions"] = IncidentRegionSerializer(
+            selectors.incident_regions(incident=incident), many=True
         ).data
-        data["problems"] = OutageProblemSerializer(
-            selectors.outage_problems(outage=outage), many=True
+        data["problems"] = IncidentProblemSerializer(
+            selectors.incident_problems(incident=incident), many=True
         ).data
-        data["series"] = OutageSeriesSerializer(series).data
+        data["series"] = IncidentSeriesSerializer(series).data
         return Response(data)

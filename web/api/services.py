@@ -15,7 +15,7 @@ from analytics.thresholds import outage_threshold
 from common.api import ReadApi, query_params, read_responses
 from outages import selectors
 from outages.models import Category, Level
-from web.api.shared import IncidentSerializer
+from web.api.shared import IncidentSummarySerializer
 from web.summaries import service_summary
 
 
@@ -78,7 +78,7 @@ class ServiceDetailApi(ReadApi):
         last_15m = serializers.IntegerField(help_text="reports counted in the last 15 minutes")
         last_1h = serializers.IntegerField(help_text="reports counted in the last hour")
         last_24h = serializers.IntegerField()
-        open_incidents = IncidentSerializer(many=True)
+        open_incidents = IncidentSummarySerializer(many=True)
 
     @extend_schema(
         summary="One service: level, since when, recent reports against the expected",

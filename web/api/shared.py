@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from analytics.selectors.windows import WINDOWS
@@ -38,7 +39,8 @@ def window_field() -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=list(WINDOWS), default="1h")
 
 
-class IncidentSerializer(serializers.Serializer):
+@extend_schema_serializer(component_name="Incident")
+class IncidentSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     service = serializers.CharField(source="service_slug")
     service_name = serializers.CharField()

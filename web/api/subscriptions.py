@@ -209,7 +209,7 @@ class DeliveryListApi(TokenApi):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         event = serializers.CharField()
-        outage = serializers.IntegerField(source="outage_id")
+        outage = serializers.IntegerField(source="incident_id")
         status = serializers.ChoiceField(choices=["pending", "delivered", "failed"])
         attempts = serializers.IntegerField()
         created_at = serializers.DateTimeField()

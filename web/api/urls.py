@@ -20,14 +20,16 @@ urlpatterns = [
     ),
     path(
         "services/<slug:slug>/outages.atom",
-        feeds.OutageFeed(),
+        feeds.IncidentFeed(),
         name="api_service_outage_feed",
     ),
     path("heatmap", trends.HeatmapApi.as_view(), name="api_heatmap"),
-    path("outages", incidents.OutageListApi.as_view(), name="api_outage_list"),
-    path("outages/open", incidents.OutageOpenListApi.as_view(), name="api_outages_open"),
-    path("outages.atom", feeds.OutageFeed(), name="api_outage_feed"),
-    path("outages/<int:outage_id>", incidents.OutageDetailApi.as_view(), name="api_outage_detail"),
+    path("outages", incidents.IncidentListApi.as_view(), name="api_outage_list"),
+    path("outages/open", incidents.IncidentOpenListApi.as_view(), name="api_outages_open"),
+    path("outages.atom", feeds.IncidentFeed(), name="api_outage_feed"),
+    path(
+        "outages/<int:outage_id>", incidents.IncidentDetailApi.as_view(), name="api_outage_detail"
+    ),
     path(
         "regions/<str:country>/services",
         trends.RegionServicesApi.as_view(),
