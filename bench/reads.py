@@ -67,6 +67,7 @@ from bench.common import (  # noqa: E402
     finish_database,
     subdivision_codes,
 )
+from common.time import floor_hour  # noqa: E402
 
 BENCH_DB = "outages_bench_reads"
 SEED = 20261126
@@ -362,7 +363,7 @@ def pipeline(url: str, now: datetime) -> dict[str, float]:
         return result
 
     # The last hour goes through rollup_run like live traffic; earlier ones in bulk.
-    live_from = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    live_from = floor_hour(now) - timedelta(hours=1)
     step("history_rollups_bulk", lambda: history_rollups(url, live_from))
     step("rollup_run_last_hour", lambda: rollup_run(now=now))
     step("baseline_run", lambda: baseline_run(now=now))

@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import User
@@ -6,8 +7,11 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from outages.models import Service
 from outages.services import service_upsert
+from tests import pagedata
+from tests.webhooks import Receiver
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +65,31 @@ def token_api(db: None) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture
+def data(tiktok: Service, gmail: Service) -> datetime:
+    """The page data most read tests share (tests/pagedata.py): a TikTok incident against a
+    steady Gmail, rolled up with baselines and statuses. Returns the time it describes."""
+    return pagedata.build(tiktok=tiktok, gmail=gmail)
+
+
+@pytest.fixture
+def receiver(settings) -> Iterator[Receiver]:
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    # Tasks run in-process; retries run at once (Celery ignores countdowns when eager).
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("bot", password="unused-password-123")

@@ -18,7 +18,7 @@ from schemathesis.checks import (
 )
 
 from config.wsgi import application
-from tests.outages import pagedata
+from tests import pagedata
 
 pytestmark = pytest.mark.django_db
 

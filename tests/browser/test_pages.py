@@ -3,14 +3,8 @@ from django.core.cache import cache
 
 from analytics.rollup import rollup_run
 from tests.browser.conftest import shot
-from tests.outages import pagedata
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def data(tiktok, gmail):
-    return pagedata.build(tiktok=tiktok, gmail=gmail)
 
 
 def wait_for_svg(page, selector: str) -> None:

@@ -1,5 +1,6 @@
-"""Day-long heatmaps read whole hours from the hour totals and only the ragged ends from the
-minute rows: the sums must be exactly those of the minute rows over the window."""
+"""Heatmaps: day-long windows read whole hours from the hour totals and only the ragged ends
+from the minute rows (the sums must be exactly those of the minute rows over the window);
+regions are judged against their usual share, by the time of day the window covers."""
 
 import random
 from collections import defaultdict
@@ -7,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.models import MinuteCount
+from analytics.models import HourCount, MinuteCount
 from analytics.rollup import totals_resum
 from analytics.selectors import heatmaps
-from analytics.selectors.windows import WINDOWS, baseline_totals
+from analytics.selectors.shares import share_hours
+from analytics.selectors.windows import WINDOWS
 
 pytestmark = pytest.mark.django_db
+
 
 NOW = datetime(2026, 11, 20, 14, 37, 20, tzinfo=UTC)
 
@@ -118,36 +121,22 @@ def test_a_days_window_expects_each_country_its_all_day_share(day_and_night):
     assert world == day
 
 
-@pytest.mark.parametrize("window", ["15m", "1h", "6h", "24h"])
-def test_expected_counts_each_hours_overlap_with_the_window(tiktok, gmail, window):
-    from analytics.models import Baseline
-
-    rng = random.Random(3)
-    hour = NOW.replace(minute=0, second=0, microsecond=0)
-    rows = [
-        Baseline(
-            service=service,
-            country=country,
-            hour=hour - timedelta(hours=h),
-            expected=rng.uniform(0, 2),
-            computed_at=NOW,
-        )
-        for service in (tiktok, gmail)
-        for country in ("", "US")
-        for h in range(-1, 30)
-    ]
-    Baseline.objects.bulk_create(rows)
-    until = NOW.replace(second=0) + timedelta(minutes=1)
-    since = until - WINDOWS[window]
-    want: dict[tuple[int, str], float] = defaultdict(float)
-    for b in rows:
-        minutes = (
-            min(b.hour + timedelta(hours=1), until) - max(b.hour, since)
-        ).total_seconds() / 60
-        if minutes > 0:
-            want[(b.service_id, b.country)] += b.expected * minutes
-    got = baseline_totals(since=since, until=until)
-    assert got == pytest.approx(dict(want))
-    assert baseline_totals(since=since, until=until, service_id=gmail.id) == (
-        pytest.approx({k: v for k, v in want.items() if k[0] == gmail.id})
+def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="1h", now=data)
+    by_code = {r.code: r for r in rows}
+    # TikTok expects 10 an hour; Brazil usually sends 40% of them (more if some of the
+    # spike's minutes fell in the last hour, which counts among the usual hours).
+    hours = HourCount.objects.filter(
+        service=tiktok,
+        hour__in=share_hours(data.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)),
     )
+    share = sum(h.count for h in hours if h.country == "BR") / sum(h.count for h in hours)
+    assert 0.4 <= share < 0.47
+    assert by_code["BR"].expected == pytest.approx(10 * share, abs=0.05)
+    assert by_code["BR"].reports == 60
+    assert by_code["BR"].ratio == pytest.approx(60 / (10 * share), rel=0.02)
+
+
+def test_subdivisions_split_the_country_by_their_share(data, tiktok):
+    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="15m", now=data, country="US")
+    assert [(r.code, r.level, r.reports) for r in rows] == [("US-CA", "subdivision", 15)]

@@ -1,23 +1,13 @@
-from datetime import timedelta
+"""The site's pages, rendered by the test client from the common page data."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from analytics.models import HourCount
-from analytics.selectors import heatmaps, trends
-from analytics.selectors.shares import share_hours
-from analytics.selectors.windows import ratio
 from outages import selectors
 from reports.models import Report, Source
-from tests.outages import pagedata
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def data(tiktok, gmail):
-    return pagedata.build(tiktok=tiktok, gmail=gmail)
 
 
 def test_home_lists_every_service_with_its_level(client, data):
@@ -111,39 +101,3 @@ def test_map_and_region_pages(client, data):
     body = client.get("/region/br/").content.decode()
     assert "Problems reported in Brazil" in body and 'href="/tiktok/"' in body
     assert client.get("/region/XX/").status_code == 404
-
-
-def test_country_expectation_is_its_usual_share_of_the_service(data, tiktok):
-    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="1h", now=data)
-    by_code = {r.code: r for r in rows}
-    # TikTok expects 10 an hour; Brazil usually sends 40% of them (more if some of the
-    # spike's minutes fell in the last hour, which counts among the usual hours).
-    hours = HourCount.objects.filter(
-        service=tiktok,
-        hour__in=share_hours(data.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)),
-    )
-    share = sum(h.count for h in hours if h.country == "BR") / sum(h.count for h in hours)
-    assert 0.4 <= share < 0.47
-    assert by_code["BR"].expected == pytest.approx(10 * share, abs=0.05)
-    assert by_code["BR"].reports == 60
-    assert by_code["BR"].ratio == pytest.approx(60 / (10 * share), rel=0.02)
-
-
-def test_subdivisions_split_the_country_by_their_share(data, tiktok):
-    rows = heatmaps.service_heatmap(service_id=tiktok.id, window="15m", now=data, country="US")
-    assert [(r.code, r.level, r.reports) for r in rows] == [("US-CA", "subdivision", 15)]
-
-
-def test_ratio_has_a_floor_for_quiet_regions():
-    assert ratio(3, 0.01) == 1.0
-
-
-def test_trend_has_clock_aligned_buckets_with_baseline_and_threshold(data, tiktok):
-    buckets = trends.service_trend(service_id=tiktok.id, range_name="24h", now=data)
-    assert len(buckets) == 96
-    assert all(b.t.minute % 15 == 0 for b in buckets)
-    assert sum(b.reports for b in buckets) == 80
-    full = buckets[-3]
-    assert full.expected == pytest.approx(2.5)
-    assert full.threshold == pytest.approx(7.5)  # 2.5 expected + 5: the outage floor
-    assert len(trends.service_trend(service_id=tiktok.id, range_name="7d", now=data)) == 168

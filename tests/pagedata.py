@@ -7,11 +7,8 @@ from django.utils import timezone
 
 from analytics.models import Baseline, MinuteCount, RegionHour
 from analytics.rollup import totals_resum
+from common.time import floor_minute
 from outages.models import Incident, Level, Service, ServiceStatus
-
-
-def floor_minute(t: datetime) -> datetime:
-    return t.replace(second=0, microsecond=0)
 
 
 def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> datetime:
