@@ -1,4 +1,5 @@
-"""Background jobs of the reports app, and the writes behind the demo traffic."""
+"""The demo's background job (the live trickle of simulated reports) and the writes behind the
+demo traffic."""
 
 import logging
 from datetime import UTC, datetime, timedelta
