@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The bench package, once its parent is on the path.
-from bench.common import (  # noqa: E402
+from bench.harness import (  # noqa: E402
     COMMENTS,
     COUNTRIES,
     SUBDIVISION_COUNTRIES,

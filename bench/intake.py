@@ -42,10 +42,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
-from common.regions import countries, subdivisions
-from outages.catalogue import CATALOGUE
-
 ROOT = Path(__file__).resolve().parent.parent
+# The project's packages, not this folder's scripts of the same names (analytics.py).
+sys.path.insert(0, str(ROOT))
+
+from common.regions import countries, subdivisions  # noqa: E402
+from outages.catalogue import CATALOGUE  # noqa: E402
+
 LUA_SCRIPT = Path(__file__).resolve().parent / "intake.lua"
 BENCH_DB = "outages_bench"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
