@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 
-.PHONY: run test lint bench bench-detect services clean docker-check
+.PHONY: run test lint bench bench-detect loadtest services clean docker-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/analytics.py
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/reads.py
+
+# Pages and reads through gunicorn under wrk at 32 and 256 connections, beside the bare view.
+loadtest: $(VENV)/.installed-dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/loadtest.py
 
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py

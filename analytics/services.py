@@ -31,6 +31,7 @@ from analytics.selectors.detection import (
     window_breakdown,
 )
 from analytics.selectors.windows import baseline_totals
+from common.cache import detection_pass_mark
 from common.time import floor_hour, floor_minute
 from outages.models import Incident, Level
 from outages.services import (
@@ -307,6 +308,8 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     # The open incidents' affected regions and problems, over their whole window so far.
     for incident in applied.active:
         incident_breakdown_update(incident=incident, until=at + timedelta(minutes=1))
+    # Whole cached pages are keyed by the pass: the next visitor sees what it decided.
+    detection_pass_mark()
     return DetectionResult(
         at=at,
         series=len(results),

@@ -11,14 +11,19 @@ public read with its content-hash ETag; a token holder's call, never cached).
 """
 
 import csv
+import functools
 import hashlib
 import io
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, JsonResponse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -28,8 +33,10 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 from rest_framework.views import APIView
 
+from common.cache import cached, detection_pass_id, minute_key
 from common.http import client_ip
 
 logger = logging.getLogger(__name__)
@@ -300,3 +307,38 @@ def format_parameter(*formats: str) -> OpenApiParameter:
     return OpenApiParameter(
         "format", str, enum=list(formats), description="response format (default json)"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedRead:
+    data: Any
+    headers: dict[str, str] | None
+
+
+def cached_read(
+    handler: Callable[..., Response],
+) -> Callable[..., Response]:
+    """A public read's answer computed once per minute and detection pass for each variant
+    (host, path, query and format), however many clients ask: throttling, the ETag and 304s
+    still happen per request, errors are never kept."""
+
+    @functools.wraps(handler)
+    def wrapped(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        now = timezone.now()
+        query = urlencode(sorted(request.query_params.lists()), doseq=True)
+        variant = f"{request.accepted_renderer.format}:{request.get_host()}{request.path}?{query}"
+        # Hashed: a path can hold anything a client sends, a cache key should not.
+        digest = hashlib.sha256(variant.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+        key = f"api:{minute_key(now)}:{detection_pass_id()}:{digest}"
+
+        def compute() -> _CachedRead:
+            response = handler(view, request, *args, **kwargs)
+            headers = {k: v for k, v in response.items() if k == "Link"} or None
+            # Plain JSON values: a serializer's ReturnDict holds the serializer itself.
+            plain = json.loads(json.dumps(response.data, cls=DRFJSONEncoder))
+            return _CachedRead(data=plain, headers=headers)
+
+        read = cached(key, compute)
+        return Response(read.data, headers=read.headers)
+
+    return wrapped

@@ -5,6 +5,7 @@ The cache is an optimisation only: with Redis down every request computes."""
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -51,11 +52,13 @@ def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
         while time.monotonic() < deadline:
             time.sleep(STAMPEDE_POLL)
             try:
-                value = cache.get(key)
+                value, held = cache.get(key), cache.get(lock)
             except (RedisError, OSError):
                 break
             if value is not None:
                 return value
+            if held is None:
+                break  # it finished without a result to share (an error): compute
     try:
         value = compute()
         try:
@@ -73,3 +76,23 @@ def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
 
 def minute_key(now: datetime) -> str:
     return floor_minute(now).strftime("%Y%m%d%H%M")
+
+
+# When the last detection pass ended: whole cached pages are keyed by it as well as by the
+# minute, so an incident a pass opens is on every page as soon as the pass is over.
+DETECTION_PASS_KEY = "detection:last-pass"
+
+
+def detection_pass_mark() -> None:
+    """A new id for the pass that has just ended (two passes of one minute differ too)."""
+    try:
+        cache.set(DETECTION_PASS_KEY, uuid.uuid4().hex, None)
+    except (RedisError, OSError) as exc:
+        logger.warning("could not mark the detection pass: %s", exc)
+
+
+def detection_pass_id() -> str:
+    try:
+        return str(cache.get(DETECTION_PASS_KEY) or "0")
+    except (RedisError, OSError):
+        return "0"

@@ -13,6 +13,7 @@ from common.regions import countries, country_name
 from outages import selectors
 from outages.models import Category, Service
 from reports.selectors import report_recent_comments
+from web.caching import public_page
 from web.summaries import service_summary
 
 # Pages show the last hour on maps and in region lists: long enough to hold a few reports on
@@ -47,6 +48,7 @@ def trend_table(trend: list[trends.TrendBucket]) -> SafeString:
     )
 
 
+@public_page
 def home(request: HttpRequest) -> HttpResponse:
     rows = selectors.service_statuses()
     query = request.GET.get("q", "").strip()
@@ -74,6 +76,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", context)
 
 
+@public_page
 def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
     row = selectors.service_row(slug=slug)
@@ -101,6 +104,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/service_detail.html", context)
 
 
+@public_page
 def live_map(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
@@ -112,6 +116,7 @@ def live_map(request: HttpRequest) -> HttpResponse:
     return render(request, "web/map.html", context)
 
 
+@public_page
 def region(request: HttpRequest, country: str) -> HttpResponse:
     code = country.upper()
     if code not in countries():

@@ -23,6 +23,7 @@ from common.api import (
     NOT_MODIFIED,
     CSVRenderer,
     ReadApi,
+    cached_read,
     errors,
     format_parameter,
     query_params,
@@ -48,6 +49,7 @@ class IncidentOpenListApi(ReadApi):
             inline_serializer("OpenOutages", {"outages": IncidentSummarySerializer(many=True)})
         ),
     )
+    @cached_read
     def get(self, request: Request) -> Response:
         rows = selectors.incidents_open()
         return Response({"outages": IncidentSummarySerializer(rows, many=True).data})
@@ -154,6 +156,7 @@ class IncidentListApi(ReadApi):
             **errors(400, 429),
         },
     )
+    @cached_read
     def get(self, request: Request) -> Response:
         params = query_params(self.InputSerializer, request)
         service_id = None
@@ -237,6 +240,7 @@ class IncidentDetailApi(ReadApi):
         operation_id="outage_detail",
         responses=read_responses(OutputSerializer, 404),
     )
+    @cached_read
     def get(self, request: Request, outage_id: int) -> Response:
         incident = selectors.incident_get(incident_id=outage_id)
         if incident is None:

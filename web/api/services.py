@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from analytics.selectors.windows import report_total_last
 from analytics.thresholds import outage_threshold
-from common.api import ReadApi, query_params, read_responses
+from common.api import ReadApi, cached_read, query_params, read_responses
 from outages import selectors
 from outages.models import Category, Level
 from web.api.shared import IncidentSummarySerializer
@@ -48,6 +48,7 @@ class ServiceListApi(ReadApi):
             inline_serializer("ServiceList", {"services": OutputSerializer(many=True)})
         ),
     )
+    @cached_read
     def get(self, request: Request) -> Response:
         params = query_params(self.InputSerializer, request)
         rows = selectors.service_statuses(
@@ -85,6 +86,7 @@ class ServiceDetailApi(ReadApi):
         operation_id="service_detail",
         responses=read_responses(OutputSerializer, 404),
     )
+    @cached_read
     def get(self, request: Request, slug: str) -> Response:
         row = selectors.service_row(slug=slug)
         if row is None:

@@ -20,6 +20,7 @@ from common.api import (
     CSVRenderer,
     GeoJSONRenderer,
     ReadApi,
+    cached_read,
     errors,
     format_parameter,
     query_params,
@@ -110,6 +111,7 @@ class ServiceTrendApi(ReadApi):
             **errors(400, 404, 429),
         },
     )
+    @cached_read
     def get(self, request: Request, slug: str) -> Response:
         params = query_params(self.InputSerializer, request)
         service = get_object_or_404(Service, slug=slug)
@@ -240,6 +242,7 @@ class HeatmapApi(ReadApi):
             )
         ),
     )
+    @cached_read
     def get(self, request: Request) -> Response:
         window = query_params(self.InputSerializer, request)["window"]
         rows = RegionSerializer(
@@ -291,6 +294,7 @@ class ServiceHeatmapApi(ReadApi):
             404,
         ),
     )
+    @cached_read
     def get(self, request: Request, slug: str) -> Response:
         data = query_params(self.InputSerializer, request)
         service = get_object_or_404(Service, slug=slug)
@@ -343,6 +347,7 @@ class ServiceProblemsApi(ReadApi):
             404,
         ),
     )
+    @cached_read
     def get(self, request: Request, slug: str) -> Response:
         window = query_params(self.InputSerializer, request)["window"]
         service = get_object_or_404(Service, slug=slug)
@@ -386,6 +391,7 @@ class RegionServicesApi(ReadApi):
             )
         ),
     )
+    @cached_read
     def get(self, request: Request, country: str) -> Response:
         window = query_params(self.InputSerializer, request)["window"]
         code = country.upper()

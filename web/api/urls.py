@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from web import feeds
 from web.api import incidents, services, subscriptions, trends
+from web.caching import public_page
 
 urlpatterns = [
     path("services", services.ServiceListApi.as_view(), name="api_service_list"),
@@ -20,13 +21,13 @@ urlpatterns = [
     ),
     path(
         "services/<slug:slug>/outages.atom",
-        feeds.IncidentFeed(),
+        public_page(feeds.IncidentFeed()),
         name="api_service_outage_feed",
     ),
     path("heatmap", trends.HeatmapApi.as_view(), name="api_heatmap"),
     path("outages", incidents.IncidentListApi.as_view(), name="api_outage_list"),
     path("outages/open", incidents.IncidentOpenListApi.as_view(), name="api_outages_open"),
-    path("outages.atom", feeds.IncidentFeed(), name="api_outage_feed"),
+    path("outages.atom", public_page(feeds.IncidentFeed()), name="api_outage_feed"),
     path(
         "outages/<int:outage_id>", incidents.IncidentDetailApi.as_view(), name="api_outage_detail"
     ),

@@ -1,0 +1,169 @@
+"""Load test of the public pages and reads: `make loadtest` prints one JSON line (progress
+goes to stderr).
+
+The product runs as in production on this machine: gunicorn as docker/start-web.sh starts it
+(2 workers × 4 threads), PostgreSQL and Redis, DEBUG off, with the demo's 14 days of history
+rolled up, baselines stored and past incidents detected (a fresh `outages_loadtest`
+database). wrk drives each path for a few seconds at 32 and at 256 connections, beside the
+bare Django view (`/bench/bare`, the same middleware, server and load generator) in the same
+run: the ratio is what compares across machines. Anonymous read throttling is lifted (every
+request comes from 127.0.0.1), its cost is not: the counter is still kept in Redis.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.intake import (  # noqa: E402
+    ROOT,
+    ensure_wrk,
+    free_port,
+    http_call,
+    log,
+    loopback_url,
+    recreate_database,
+    run_checked,
+    start_gunicorn,
+    stop_gunicorn,
+    wait_ready,
+    with_path,
+    worker_pids,
+)
+
+DB = "outages_loadtest"
+LUA_SCRIPT = Path(__file__).resolve().parent / "loadtest.lua"
+SECONDS = float(os.environ.get("LOADTEST_SECONDS", "8"))
+CONNECTIONS = (32, 256)
+PATHS = {
+    "bare_django_view": "/bench/bare",
+    "service_page": "/youtube/",
+    "home": "/",
+    "live_map": "/map/",
+    "region_us": "/region/US/",
+    "feed": "/api/v1/outages.atom",
+    "api_service": "/api/v1/services/youtube",
+    "api_trend_24h": "/api/v1/services/youtube/trend?range=24h",
+    "api_heatmap": "/api/v1/services/youtube/heatmap?window=1h",
+    "api_world_heatmap": "/api/v1/heatmap?window=1h",
+    "api_open_outages": "/api/v1/outages/open",
+}
+TARGETS = {"pages_vs_bare_min_at_32": 0.5, "pages_p99_ms_max_at_32": 100}
+
+
+def wrk(binary: str, url: str, connections: int) -> dict[str, Any]:
+    args = [
+        binary,
+        "--threads=2",
+        f"--connections={connections}",
+        f"--duration={int(SECONDS)}s",
+        "--timeout=10s",
+        f"--script={LUA_SCRIPT}",
+        url,
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=SECONDS + 60, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            raw = json.loads(line.removeprefix("BENCH_JSON "))
+            return {
+                "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+                "p50_ms": round(raw["p50_us"] / 1000, 2),
+                "p99_ms": round(raw["p99_us"] / 1000, 2),
+                "errors": raw["non_2xx_3xx"] + raw["socket_errors"],
+            }
+    sys.stderr.write(done.stdout + done.stderr)
+    raise SystemExit("wrk produced no result")
+
+
+def main() -> None:
+    started = time.monotonic()
+    user = os.environ.get("USER") or "postgres"
+    db_url = loopback_url("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
+    if urlsplit(db_url).scheme not in ("postgres", "postgresql"):
+        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
+    redis_url = loopback_url("REDIS_URL", "redis://127.0.0.1:6379/11")
+    binary = ensure_wrk()
+    log(f"recreating database {DB}")
+    recreate_database(with_path(db_url, "/postgres"), DB)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": with_path(db_url, f"/{DB}"),
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": f"orload-{os.getpid()}",
+        "SECRET_KEY": "outage-radar-loadtest-secret",
+        "DEBUG": "False",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "API_THROTTLE_ANON": "100000000/minute",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    python = sys.executable
+    for command in (
+        ["migrate", "--no-input", "-v", "0"],
+        ["seed_services"],
+        ["collectstatic", "--no-input", "-v", "0"],
+        ["seed_demo"],
+        ["detect_history"],
+    ):
+        log(f"manage.py {' '.join(command)}")
+        run_checked([python, "manage.py", *command], env, timeout=1800)
+
+    port = free_port()
+    logfile = Path(os.environ.get("LOADTEST_LOG", "/tmp/outage-radar-loadtest.log"))
+    server = start_gunicorn(env, port, logfile)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        wait_ready(port, server)
+        for path in PATHS.values():
+            status, _ = http_call(port, "GET", path)
+            if status != 200:
+                raise SystemExit(f"{path} answered {status}")
+        for connections in CONNECTIONS:
+            for name, path in PATHS.items():
+                result = wrk(binary, f"http://127.0.0.1:{port}{path}", connections)
+                results.setdefault(name, {})[str(connections)] = result
+                log(f"{name} at {connections}: {result}")
+        rss_mb = max(
+            int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmHWM:")
+                )
+            )
+            / 1024
+            for pid in worker_pids(server.pid)
+        )
+    finally:
+        stop_gunicorn(server)
+    bare = {c: results["bare_django_view"][str(c)]["req_per_s"] for c in CONNECTIONS}
+    for by_connections in results.values():
+        for c in CONNECTIONS:
+            row = by_connections[str(c)]
+            row["vs_bare"] = round(row["req_per_s"] / bare[c], 3) if bare[c] else None
+    print(
+        json.dumps(
+            {
+                "bench": "loadtest",
+                "cpus": os.cpu_count(),
+                "gunicorn": "2 workers x 4 threads (gthread)",
+                "seconds_per_run": SECONDS,
+                "paths": PATHS,
+                "results": results,
+                "worker_peak_rss_mb": round(rss_mb, 1),
+                "targets": TARGETS,
+                "total_s": round(time.monotonic() - started, 1),
+                "loadavg_1m": os.getloadavg()[0],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

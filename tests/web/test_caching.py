@@ -1,0 +1,136 @@
+"""Whole pages and reads are computed once per minute and detection pass: a second visitor
+costs no query, a pass that opens an incident shows on the next response, errors are never
+kept, and the HTTP headers let proxies keep the page to the end of its minute."""
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from common.cache import STAMPEDE_WAIT, cached, detection_pass_id
+from outages.services import service_upsert
+from tests.analytics.test_detection_run import burst, run, steady_history
+from web.caching import cache_control
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/", "/tiktok/", "/map/", "/region/BR/", "/api/v1/outages.atom"]
+READS = [
+    "/api/v1/services",
+    "/api/v1/services/tiktok",
+    "/api/v1/services/tiktok/trend?range=6h",
+    "/api/v1/services/tiktok/heatmap?window=1h",
+    "/api/v1/heatmap",
+    "/api/v1/outages/open",
+    "/api/v1/outages",
+    "/api/v1/regions/BR/services",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_second_visitor_of_a_page_costs_no_query(client, data, path):
+    first = client.get(path)
+    assert first.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(path)
+    assert second.status_code == 200 and second.content == first.content
+    assert len(queries) == 0
+    assert second["ETag"] == first["ETag"]
+    assert "Set-Cookie" not in second and "Cookie" not in second.get("Vary", "")
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_second_client_of_a_read_costs_no_query(api, data, path):
+    first = api.get(path)
+    assert first.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        second = api.get(path)
+    assert second.content == first.content and second["ETag"] == first["ETag"]
+    assert len(queries) == 0
+
+
+def test_variants_are_kept_apart(api, client, data):
+    assert api.get("/api/v1/outages?format=csv")["Content-Type"].startswith("text/csv")
+    assert api.get("/api/v1/outages")["Content-Type"] == "application/json"
+    assert api.get("/api/v1/outages", HTTP_ACCEPT="text/csv")["Content-Type"].startswith("text/csv")
+    everything = client.get("/").content.decode()
+    email = client.get("/?category=email_productivity").content.decode()
+    assert "TikTok" in everything and "TikTok" not in email.split("All services")[-1]
+    # The same query in another order is the same page.
+    a = client.get("/?category=social&q=tik")
+    b = client.get("/?q=tik&category=social")
+    assert a.content == b.content
+
+
+def test_errors_are_not_kept(api, data, client):
+    assert api.get("/api/v1/services/tiktok/trend?range=1y").status_code == 400
+    assert api.get("/api/v1/services/nope").status_code == 404
+    assert client.get("/nope/").status_code == 404
+    service_upsert(
+        slug="nope",
+        name="Nope",
+        category="social",
+        home_url="https://nope.example",
+        problems=["other"],
+    )
+    assert api.get("/api/v1/services/nope").status_code == 200
+    assert client.get("/nope/").status_code == 200
+
+
+def test_a_page_answers_if_none_match_and_if_modified_since_with_304(client, data):
+    first = client.get("/tiktok/")
+    assert client.get("/tiktok/", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    since = client.get("/tiktok/", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert since.status_code == 304
+    assert since["Cache-Control"] == first["Cache-Control"]
+    assert client.get("/tiktok/", HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+@pytest.mark.parametrize(("second", "shared"), [(0, 60), (1, 59), (45, 15), (59, 1)])
+def test_shared_caches_keep_a_page_to_the_end_of_its_minute(second, shared):
+    now = datetime(2026, 12, 1, 9, 30, second, 500_000, tzinfo=UTC)
+    assert cache_control(now) == (
+        f"public, max-age=0, s-maxage={shared}, stale-while-revalidate=30, stale-if-error=600"
+    )
+
+
+def test_a_new_incident_is_on_the_cached_page_after_the_pass_that_opens_it(client, api, tiktok):
+    now = timezone.now()
+    steady_history(tiktok, end=now)
+    run(now)
+    before = client.get("/tiktok/").content.decode()
+    assert "No current problems at TikTok" in before
+    assert api.get("/api/v1/services/tiktok").json()["level"] == "ok"
+    assert client.get("/tiktok/").content.decode() == before  # kept
+    pass_before = detection_pass_id()
+    # Within the lateness window, so the rerun of the same minute counts all of it.
+    burst(tiktok, minutes=4, end=now)
+    result = run(now)
+    assert result.opened == 1 and detection_pass_id() != pass_before
+    assert "User reports indicate problems at TikTok" in client.get("/tiktok/").content.decode()
+    assert api.get("/api/v1/services/tiktok").json()["level"] == "outage"
+    assert len(api.get("/api/v1/outages/open").json()["outages"]) == 1
+
+
+def test_waiters_compute_when_the_first_request_fails_instead_of_waiting():
+    calls = []
+    cache.set("lock:test:failing-page", 1, 10)  # another request is computing it
+
+    def release():
+        time.sleep(0.2)
+        cache.delete("lock:test:failing-page")  # ...and failed: nothing was stored
+
+    def compute() -> str:
+        calls.append(1)
+        return "page"
+
+    threading.Thread(target=release).start()
+    started = time.monotonic()
+    assert cached("test:failing-page", compute) == "page"
+    assert calls == [1]
+    assert time.monotonic() - started < STAMPEDE_WAIT
