@@ -1,5 +1,29 @@
--- GET load for wrk: done() prints one line "BENCH_JSON {...}" for bench/loadtest.py with the
--- request count, duration, latency percentiles and every response that was not a 2xx or 3xx.
+-- GET load for wrk, as a crowd sends it: every request from a client address of its own
+-- (X-Forwarded-For, trusted because the server runs with TRUSTED_PROXY_COUNT=1), so the read
+-- throttle keeps one small counter per person as it would on an outage day. done() prints one
+-- line "BENCH_JSON {...}" for bench/loadtest.py: requests, duration, latency percentiles and
+-- every response that was not a 2xx or 3xx.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+   thread:set("thread_index", #threads)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   counter = thread_index * 7919
+end
+
+function request()
+   counter = counter + 1
+   local ip = string.format(
+      "%d.%d.%d.%d", 10 + thread_index, math.floor(counter / 65536) % 256,
+      math.floor(counter / 256) % 256, counter % 256
+   )
+   return wrk.format(nil, nil, { ["X-Forwarded-For"] = ip })
+end
+
 function done(summary, latency, requests)
    local errors = summary.errors
    io.write(string.format(
