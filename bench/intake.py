@@ -112,6 +112,15 @@ def loopback_url(name: str, default: str) -> str:
     return url
 
 
+def postgres_url() -> str:
+    """DATABASE_URL (a PostgreSQL on this machine), or the local default."""
+    user = os.environ.get("USER") or "postgres"
+    url = loopback_url("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
+    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
+    return url
+
+
 def with_path(url: str, path: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
@@ -426,10 +435,7 @@ def copy_phase(db_url: str, row_sets: Sequence[Sequence[tuple[Any, ...]]], calls
 
 def main() -> None:
     started = time.monotonic()
-    user = os.environ.get("USER") or "postgres"
-    db_url = loopback_url("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
-    if urlsplit(db_url).scheme not in ("postgres", "postgresql"):
-        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
+    db_url = postgres_url()
     redis_url = loopback_url("REDIS_URL", "redis://127.0.0.1:6379/15")
     bench_db_url = with_path(db_url, f"/{BENCH_DB}")
     wrk = ensure_wrk()

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,6 +28,7 @@ from bench.intake import (  # noqa: E402
     http_call,
     log,
     loopback_url,
+    postgres_url,
     recreate_database,
     run_checked,
     start_gunicorn,
@@ -84,10 +84,7 @@ def wrk(binary: str, url: str, connections: int) -> dict[str, Any]:
 
 def main() -> None:
     started = time.monotonic()
-    user = os.environ.get("USER") or "postgres"
-    db_url = loopback_url("DATABASE_URL", f"postgres://{user}@127.0.0.1:5432/outages")
-    if urlsplit(db_url).scheme not in ("postgres", "postgresql"):
-        raise SystemExit("DATABASE_URL must be a PostgreSQL URL")
+    db_url = postgres_url()
     redis_url = loopback_url("REDIS_URL", "redis://127.0.0.1:6379/11")
     binary = ensure_wrk()
     log(f"recreating database {DB}")
