@@ -13,8 +13,12 @@ small counter per client, as for a crowd.
 
 import json
 import os
+import shutil
+import socket
+import string
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +59,68 @@ PATHS = {
     "api_world_heatmap": "/api/v1/heatmap?window=1h",
     "api_open_outages": "/api/v1/outages/open",
 }
-TARGETS = {"pages_vs_bare_min_at_32": 0.5, "pages_p99_ms_max_at_32": 100}
+# Through the front compose runs (docker/nginx): the public pages, and the bare view, which
+# nginx does not keep (no caching headers), for what the proxy hop itself costs.
+NGINX_PATHS = ("bare_django_view", "service_page", "home", "live_map", "region_us", "feed")
+NGINX_TEMPLATE = ROOT / "docker/nginx/outage-radar.conf.template"
+TARGETS = {
+    "pages_vs_bare_min_at_32": 0.5,
+    "pages_p99_ms_max_at_32": 100,
+    "nginx_pages_vs_bare_min": 10,
+    "nginx_pages_p99_ms_max_at_256": 50,
+}
+
+
+def ensure_nginx() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found:
+        return found
+    log("installing nginx-light with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "nginx-light"], env=env, check=True, timeout=300
+    )
+    return "/usr/sbin/nginx"
+
+
+def start_nginx(binary: str, tmp: Path, *, upstream: str, port: int) -> subprocess.Popen[bytes]:
+    """docker/nginx's template rendered as the official image renders it, in a main
+    configuration that keeps every file in `tmp`; two worker processes, one per CPU."""
+    site = string.Template(NGINX_TEMPLATE.read_text()).safe_substitute(
+        NGINX_UPSTREAM=upstream,
+        NGINX_PORT=str(port),
+        NGINX_CACHE_DIR=str(tmp / "cache"),
+        NGINX_MAX_BODY="9m",
+    )
+    (tmp / "site.conf").write_text(site)
+    (tmp / "nginx.conf").write_text(
+        f"""
+        daemon off;
+        worker_processes 2;
+        pid {tmp}/nginx.pid;
+        error_log {tmp}/error.log warn;
+        events {{ worker_connections 4096; }}
+        http {{
+            access_log off;
+            client_body_temp_path {tmp}/client;
+            proxy_temp_path {tmp}/proxy;
+            include {tmp}/site.conf;
+        }}
+        """
+    )
+    server = subprocess.Popen([binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf")])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise SystemExit("nginx did not start")
 
 
 def wrk(binary: str, url: str, connections: int) -> dict[str, Any]:
@@ -87,6 +152,7 @@ def main() -> None:
     db_url = postgres_url()
     redis_url = loopback_url("REDIS_URL", "redis://127.0.0.1:6379/11")
     binary = ensure_wrk()
+    nginx = ensure_nginx()
     log(f"recreating database {DB}")
     recreate_database(with_path(db_url, "/postgres"), DB)
     env = {
@@ -127,6 +193,20 @@ def main() -> None:
                 result = wrk(binary, f"http://127.0.0.1:{port}{path}", connections)
                 results.setdefault(name, {})[str(connections)] = result
                 log(f"{name} at {connections}: {result}")
+        through_nginx: dict[str, dict[str, Any]] = {}
+        with tempfile.TemporaryDirectory(prefix="outage-radar-nginx-") as tmp:
+            front_port = free_port()
+            front = start_nginx(nginx, Path(tmp), upstream=f"127.0.0.1:{port}", port=front_port)
+            try:
+                for connections in CONNECTIONS:
+                    for name in NGINX_PATHS:
+                        url = f"http://127.0.0.1:{front_port}{PATHS[name]}"
+                        result = wrk(binary, url, connections)
+                        through_nginx.setdefault(name, {})[str(connections)] = result
+                        log(f"nginx {name} at {connections}: {result}")
+            finally:
+                front.terminate()
+                front.wait(timeout=10)
         rss_mb = max(
             int(
                 next(
@@ -145,6 +225,11 @@ def main() -> None:
         for c in CONNECTIONS:
             row = by_connections[str(c)]
             row["vs_bare"] = round(row["req_per_s"] / bare[c], 3) if bare[c] else None
+    # Through nginx, against the same bare Django view served by gunicorn directly.
+    for by_connections in through_nginx.values():
+        for c in CONNECTIONS:
+            row = by_connections[str(c)]
+            row["vs_bare"] = round(row["req_per_s"] / bare[c], 3) if bare[c] else None
     print(
         json.dumps(
             {
@@ -154,6 +239,7 @@ def main() -> None:
                 "seconds_per_run": SECONDS,
                 "paths": PATHS,
                 "results": results,
+                "through_nginx": through_nginx,
                 "worker_peak_rss_mb": round(rss_mb, 1),
                 "targets": TARGETS,
                 "total_s": round(time.monotonic() - started, 1),
