@@ -99,6 +99,8 @@ def start_nginx(binary: str, tmp: Path, *, upstream: str, port: int) -> subproce
     (tmp / "nginx.conf").write_text(
         f"""
         daemon off;
+        # As root, workers would run as nobody and could not reach this private directory.
+        {"user root;" if os.geteuid() == 0 else ""}
         worker_processes 2;
         pid {tmp}/nginx.pid;
         error_log {tmp}/error.log warn;

@@ -5,6 +5,7 @@ read API or a POST, and gzips."""
 import gzip
 import http.client
 import json
+import os
 import shutil
 import socket
 import string
@@ -42,6 +43,8 @@ def configure(tmp: Path, *, upstream: str, port: int) -> Path:
     main.write_text(
         f"""
         daemon off;
+        # As root, workers would run as nobody and could not reach this private directory.
+        {"user root;" if os.geteuid() == 0 else ""}
         worker_processes 1;
         pid {tmp}/nginx.pid;
         error_log {tmp}/error.log warn;
