@@ -52,7 +52,9 @@ def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
         while time.monotonic() < deadline:
             time.sleep(STAMPEDE_POLL)
             try:
-                value, held = cache.get(key), cache.get(lock)
+                # The lock first: a result stored between the two reads is then still found.
+                held = cache.get(lock)
+                value = cache.get(key)
             except (RedisError, OSError):
                 break
             if value is not None:
@@ -83,16 +85,31 @@ def minute_key(now: datetime) -> str:
 DETECTION_PASS_KEY = "detection:last-pass"
 
 
+# Each process reads the pass id at most this often (seconds): a cached page then costs one
+# round trip to Redis instead of two, and shows a pass at most this much later.
+DETECTION_PASS_MEMO = 1.0
+_pass_memo: tuple[float, str] = (0.0, "0")
+
+
 def detection_pass_mark() -> None:
     """A new id for the pass that has just ended (two passes of one minute differ too)."""
+    global _pass_memo
+    value = uuid.uuid4().hex
+    _pass_memo = (time.monotonic() + DETECTION_PASS_MEMO, value)
     try:
-        cache.set(DETECTION_PASS_KEY, uuid.uuid4().hex, None)
+        cache.set(DETECTION_PASS_KEY, value, None)
     except (RedisError, OSError) as exc:
         logger.warning("could not mark the detection pass: %s", exc)
 
 
 def detection_pass_id() -> str:
+    global _pass_memo
+    expires, value = _pass_memo
+    if time.monotonic() < expires:
+        return value
     try:
-        return str(cache.get(DETECTION_PASS_KEY) or "0")
+        value = str(cache.get(DETECTION_PASS_KEY) or "0")
     except (RedisError, OSError):
         return "0"
+    _pass_memo = (time.monotonic() + DETECTION_PASS_MEMO, value)
+    return value

@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from common import cache as common_cache
 from config.celery import app as celery_app
 from outages.models import Service
 from outages.services import service_upsert
@@ -27,8 +28,10 @@ def _plain_static_storage(settings) -> None:
 def _clean_cache() -> Iterator[None]:
     # Abuse-control state lives in the real Redis test database; start each test clean.
     cache.clear()
+    common_cache._pass_memo = (0.0, "0")
     yield
     cache.clear()
+    common_cache._pass_memo = (0.0, "0")
 
 
 @pytest.fixture

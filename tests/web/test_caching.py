@@ -134,3 +134,15 @@ def test_waiters_compute_when_the_first_request_fails_instead_of_waiting():
     assert cached("test:failing-page", compute) == "page"
     assert calls == [1]
     assert time.monotonic() - started < STAMPEDE_WAIT
+
+
+def test_other_processes_see_a_pass_within_the_memo(monkeypatch):
+    from common import cache as common_cache
+
+    cache.set(common_cache.DETECTION_PASS_KEY, "from-the-worker", None)
+    assert detection_pass_id() == "from-the-worker"
+    cache.set(common_cache.DETECTION_PASS_KEY, "the-next-pass", None)
+    assert detection_pass_id() == "from-the-worker"  # read at most once a second
+    now = time.monotonic()
+    monkeypatch.setattr(common_cache.time, "monotonic", lambda: now + 1.01)
+    assert detection_pass_id() == "the-next-pass"
