@@ -8,7 +8,10 @@ database). wrk drives each path for a few seconds at 32 and at 256 connections, 
 bare Django view (`/bench/bare`, the same middleware, server and load generator) in the same
 run: the ratio is what compares across machines. Every request comes from a client address of
 its own (bench/loadtest.lua), so the read throttle runs at its default limits and keeps one
-small counter per client, as for a crowd.
+small counter per client, as for a crowd. Then the outage-day mix (bench/loadtest_mix.lua):
+a crowd on one service, nine reads to one report, ramping from 32 to 256 connections, with
+every 201 counted against the rows stored; and the public pages through nginx
+(docker/nginx's template) in front of the same gunicorn.
 """
 
 import json
@@ -22,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -63,6 +68,11 @@ PATHS = {
 # nginx does not keep (no caching headers), for what the proxy hop itself costs.
 NGINX_PATHS = ("bare_django_view", "service_page", "home", "live_map", "region_us", "feed")
 NGINX_TEMPLATE = ROOT / "docker/nginx/outage-radar.conf.template"
+# The outage-day mix (bench/loadtest_mix.lua), straight to gunicorn: connections ramping up
+# stage by stage, each stage this long.
+MIX_SCRIPT = Path(__file__).resolve().parent / "loadtest_mix.lua"
+MIX_STAGES = (32, 64, 128, 256)
+MIX_SECONDS = float(os.environ.get("LOADTEST_MIX_SECONDS", "15"))
 TARGETS = {
     "pages_vs_bare_min_at_32": 0.5,
     "pages_p99_ms_max_at_32": 100,
@@ -149,6 +159,46 @@ def wrk(binary: str, url: str, connections: int) -> dict[str, Any]:
     raise SystemExit("wrk produced no result")
 
 
+def mix_stage(binary: str, url: str, connections: int, stage: int) -> dict[str, Any]:
+    args = [
+        binary,
+        "--threads=2",
+        f"--connections={connections}",
+        f"--duration={int(MIX_SECONDS)}s",
+        "--timeout=10s",
+        f"--script={MIX_SCRIPT}",
+        url,
+        "--",
+        str(stage),
+    ]
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=MIX_SECONDS + 60, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            raw = json.loads(line.removeprefix("BENCH_JSON "))
+            seconds = raw["duration_us"] / 1e6
+            statuses = {int(k): v for k, v in raw["statuses"].items()}
+            return {
+                "connections": connections,
+                "req_per_s": round(raw["requests"] / seconds, 1),
+                "reports_per_s": round(statuses.get(201, 0) / seconds, 1),
+                "p50_ms": round(raw["p50_us"] / 1000, 2),
+                "p99_ms": round(raw["p99_us"] / 1000, 2),
+                "statuses": statuses,
+                "server_errors": sum(v for k, v in statuses.items() if k >= 500),
+                "socket_errors": raw["socket_errors"],
+            }
+    sys.stderr.write(done.stdout + done.stderr)
+    raise SystemExit("wrk produced no result")
+
+
+def count_api_reports(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM reports_report WHERE source = 'api'").fetchone()
+        return int(row[0]) if row else 0
+
+
 def main() -> None:
     started = time.monotonic()
     db_url = postgres_url()
@@ -195,6 +245,27 @@ def main() -> None:
                 result = wrk(binary, f"http://127.0.0.1:{port}{path}", connections)
                 results.setdefault(name, {})[str(connections)] = result
                 log(f"{name} at {connections}: {result}")
+        # The outage-day mix: every 201 must be a stored row, and no server error.
+        before = count_api_reports(with_path(db_url, f"/{DB}"))
+        mix = [
+            mix_stage(binary, f"http://127.0.0.1:{port}", c, stage)
+            for stage, c in enumerate(MIX_STAGES, start=1)
+        ]
+        for row in mix:
+            log(f"mix at {row['connections']}: {row}")
+        stored = count_api_reports(with_path(db_url, f"/{DB}")) - before
+        acknowledged = sum(row["statuses"].get(201, 0) for row in mix)
+        outage_day = {
+            "stages": mix,
+            "reports_acknowledged": acknowledged,
+            "reports_stored": stored,
+            "reports_lost": max(acknowledged - stored, 0),
+            # Requests still in flight when a stage's time runs out are stored, but wrk does
+            # not read their 201: at most one per connection per stage.
+            "reports_stored_without_a_201_read": max(stored - acknowledged, 0),
+            "server_errors": sum(row["server_errors"] for row in mix),
+        }
+        log(f"outage-day mix: {acknowledged} acknowledged, {stored} stored")
         through_nginx: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="outage-radar-nginx-") as tmp:
             front_port = free_port()
@@ -242,6 +313,7 @@ def main() -> None:
                 "paths": PATHS,
                 "results": results,
                 "through_nginx": through_nginx,
+                "outage_day_mix": outage_day,
                 "worker_peak_rss_mb": round(rss_mb, 1),
                 "targets": TARGETS,
                 "total_s": round(time.monotonic() - started, 1),
