@@ -260,8 +260,8 @@ def main() -> None:
             "reports_acknowledged": acknowledged,
             "reports_stored": stored,
             "reports_lost": max(acknowledged - stored, 0),
-            # Requests still in flight when a stage's time runs out are stored, but wrk does
-            # not read their 201: at most one per connection per stage.
+            # Requests still in flight when a stage's time runs out can be stored while wrk
+            # never reads their 201: up to one per connection per stage.
             "reports_stored_without_a_201_read": max(stored - acknowledged, 0),
             "server_errors": sum(row["server_errors"] for row in mix),
         }
