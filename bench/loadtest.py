@@ -16,9 +16,6 @@ every 201 counted against the rows stored; and the public pages through nginx
 
 import json
 import os
-import shutil
-import socket
-import string
 import subprocess
 import sys
 import tempfile
@@ -46,6 +43,7 @@ from bench.intake import (  # noqa: E402
     with_path,
     worker_pids,
 )
+from bench.nginx import nginx_binary, nginx_configure, nginx_start  # noqa: E402
 
 DB = "outages_loadtest"
 LUA_SCRIPT = Path(__file__).resolve().parent / "loadtest.lua"
@@ -67,7 +65,6 @@ PATHS = {
 # Through the front compose runs (docker/nginx): the public pages, and the bare view, which
 # nginx does not keep (no caching headers), for what the proxy hop itself costs.
 NGINX_PATHS = ("bare_django_view", "service_page", "home", "live_map", "region_us", "feed")
-NGINX_TEMPLATE = ROOT / "docker/nginx/outage-radar.conf.template"
 # The outage-day mix (bench/loadtest_mix.lua), straight to gunicorn: connections ramping up
 # stage by stage, each stage this long.
 MIX_SCRIPT = Path(__file__).resolve().parent / "loadtest_mix.lua"
@@ -79,60 +76,6 @@ TARGETS = {
     "nginx_pages_vs_bare_min": 10,
     "nginx_pages_p99_ms_max_at_256": 50,
 }
-
-
-def ensure_nginx() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found:
-        return found
-    log("installing nginx-light with apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "nginx-light"], env=env, check=True, timeout=300
-    )
-    return "/usr/sbin/nginx"
-
-
-def start_nginx(binary: str, tmp: Path, *, upstream: str, port: int) -> subprocess.Popen[bytes]:
-    """docker/nginx's template rendered as the official image renders it, in a main
-    configuration that keeps every file in `tmp`; two worker processes, one per CPU."""
-    site = string.Template(NGINX_TEMPLATE.read_text()).safe_substitute(
-        NGINX_UPSTREAM=upstream,
-        NGINX_PORT=str(port),
-        NGINX_CACHE_DIR=str(tmp / "cache"),
-        NGINX_MAX_BODY="9m",
-    )
-    (tmp / "site.conf").write_text(site)
-    (tmp / "nginx.conf").write_text(
-        f"""
-        daemon off;
-        # As root, workers would run as nobody and could not reach this private directory.
-        {"user root;" if os.geteuid() == 0 else ""}
-        worker_processes 2;
-        pid {tmp}/nginx.pid;
-        error_log {tmp}/error.log warn;
-        events {{ worker_connections 4096; }}
-        http {{
-            access_log off;
-            client_body_temp_path {tmp}/client;
-            proxy_temp_path {tmp}/proxy;
-            include {tmp}/site.conf;
-        }}
-        """
-    )
-    server = subprocess.Popen([binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf")])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("nginx did not start")
 
 
 def wrk(binary: str, url: str, connections: int) -> dict[str, Any]:
@@ -204,7 +147,7 @@ def main() -> None:
     db_url = postgres_url()
     redis_url = loopback_url("REDIS_URL", "redis://127.0.0.1:6379/11")
     binary = ensure_wrk()
-    nginx = ensure_nginx()
+    nginx = nginx_binary()
     log(f"recreating database {DB}")
     recreate_database(with_path(db_url, "/postgres"), DB)
     env = {
@@ -269,7 +212,14 @@ def main() -> None:
         through_nginx: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="outage-radar-nginx-") as tmp:
             front_port = free_port()
-            front = start_nginx(nginx, Path(tmp), upstream=f"127.0.0.1:{port}", port=front_port)
+            main_conf = nginx_configure(
+                Path(tmp),
+                upstream=f"127.0.0.1:{port}",
+                port=front_port,
+                workers=2,
+                connections=4096,
+            )
+            front = nginx_start(nginx, main_conf, front_port)
             try:
                 for connections in CONNECTIONS:
                     for name in NGINX_PATHS:

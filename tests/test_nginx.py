@@ -5,65 +5,21 @@ read API or a POST, and gzips."""
 import gzip
 import http.client
 import json
-import os
-import shutil
-import socket
-import string
 import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "docker/nginx/outage-radar.conf.template"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+from bench.intake import free_port
+from bench.nginx import nginx_binary, nginx_configure, nginx_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def configure(tmp: Path, *, upstream: str, port: int) -> Path:
-    """The template rendered as the official image renders it, inside a main configuration
-    that keeps every file of this nginx in `tmp`."""
-    site = string.Template(TEMPLATE.read_text()).safe_substitute(
-        NGINX_UPSTREAM=upstream,
-        NGINX_PORT=str(port),
-        NGINX_CACHE_DIR=str(tmp / "cache"),
-        NGINX_MAX_BODY="9m",
-    )
-    (tmp / "site.conf").write_text(site)
-    main = tmp / "nginx.conf"
-    main.write_text(
-        f"""
-        daemon off;
-        # As root, workers would run as nobody and could not reach this private directory.
-        {"user root;" if os.geteuid() == 0 else ""}
-        worker_processes 1;
-        pid {tmp}/nginx.pid;
-        error_log {tmp}/error.log warn;
-        events {{ worker_connections 256; }}
-        http {{
-            access_log off;
-            client_body_temp_path {tmp}/client;
-            proxy_temp_path {tmp}/proxy;
-            include {tmp}/site.conf;
-        }}
-        """
-    )
-    return main
-
-
 def test_the_configuration_passes_nginx_t(tmp_path):
-    main = configure(tmp_path, upstream="127.0.0.1:8000", port=free_port())
+    main = nginx_configure(tmp_path, upstream="127.0.0.1:8000", port=free_port())
     done = subprocess.run(
-        [NGINX, "-t", "-p", str(tmp_path), "-c", str(main)],
+        [nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(main)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -77,20 +33,10 @@ def test_the_configuration_passes_nginx_t(tmp_path):
 def front(tmp_path, live_server) -> Iterator[int]:
     port = free_port()
     upstream = live_server.url.removeprefix("http://")
-    main = configure(tmp_path, upstream=upstream, port=port)
-    server = subprocess.Popen(
-        [NGINX, "-p", str(tmp_path), "-c", str(main)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = nginx_start(
+        nginx_binary(), nginx_configure(tmp_path, upstream=upstream, port=port), port
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         yield port
     finally:
         server.terminate()
