@@ -69,6 +69,23 @@ from analytics.thresholds import MIN_EXCESS, MIN_RATIO, OUTAGE_RATIO
 # to show a tenfold rise; beyond that an outage is old news.
 WINDOW_SPANS = tuple(pd.Timedelta(minutes=m) for m in (2, 5, 15, 45, 120))
 MIN_WINDOW_BUCKETS = 2
+# "Sustained" is a matter of time, not of rows: two minutes. With one-minute buckets a window
+# needs two buckets (the larger left out). A bucket of two minutes or more (five-minute mention
+# counts, a partner's coarse feed) spans that time on its own, so its shortest windows are one
+# bucket, scored whole: leaving the largest out would make every outage wait a second bucket,
+# five or more minutes later.
+MIN_SUSTAINED = pd.Timedelta(minutes=2)
+# ... but a lone bucket is also what a burst looks like (a news story, a bot, a TV show), and
+# real bursts are heavy-tailed: the counts model calls several a week significant on real
+# mention series. So a one-bucket window counts only if its bucket, relative to expectation, is
+# larger than every bucket of the series' last two weeks (``LONE_RECORD_DAYS``; at least
+# ``LONE_RECORD_MIN_DAYS`` of them seen, else it does not count): a record is news, a routine
+# burst is not. Two weeks hold two of each weekday, so a weekly show sets its own bar. Ratios
+# are shrunk towards 1 by ``MIN_EXCESS`` reports so a quiet series' couple of reports do not set
+# it. Longer windows are not held to the record: a rise that lasts is evidence even when the
+# series has burst as high before (the same outage a week later must still open).
+LONE_RECORD_DAYS = 14
+LONE_RECORD_MIN_DAYS = 3
 # MIN_EXCESS, MIN_RATIO and OUTAGE_RATIO live in analytics.thresholds (see there for why).
 # A window counts only while its most recent quarter is elevated too and still carries this
 # share of the window's excess (a quarter of it if the excess is even): an outage that ended
@@ -116,9 +133,48 @@ POISSON_SIZE = 1e8
 
 
 def window_lengths(grid: Grid) -> tuple[int, ...]:
-    """Window lengths in buckets for a bucket size (at least two buckets each)."""
-    lengths = {max(MIN_WINDOW_BUCKETS, grid.buckets_in(span)) for span in WINDOW_SPANS}
+    """Window lengths in buckets for a bucket size: at least two buckets each, or one where a
+    bucket alone spans ``MIN_SUSTAINED``."""
+    shortest = 1 if grid.bucket >= MIN_SUSTAINED else MIN_WINDOW_BUCKETS
+    lengths = {max(shortest, grid.buckets_in(span)) for span in WINDOW_SPANS}
     return tuple(sorted(lengths))
+
+
+def bucket_ratio(counts: FloatArray, mu: FloatArray) -> FloatArray:
+    """Count over expectation, both shrunk by ``MIN_EXCESS`` reports (NaN where either is)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio: FloatArray = (counts + MIN_EXCESS) / (mu + MIN_EXCESS)
+    return ratio
+
+
+def lone_record(ratio: FloatArray, grid: Grid, first_position: int) -> FloatArray:
+    """Per bucket: the largest ``bucket_ratio`` of the ``LONE_RECORD_DAYS`` of blocks before
+    the bucket's block (NaN until ``LONE_RECORD_MIN_DAYS`` of them were seen)."""
+    per = grid.per_block
+    lead = first_position % per
+    rows, series = ratio.shape
+    blocks = -(-(lead + rows) // per)
+    padded = np.full((blocks * per, series), np.nan)
+    padded[lead : lead + rows] = ratio
+    by_block = padded.reshape(blocks, per, series)
+    seen = np.isfinite(by_block).any(axis=1)
+    peak = np.where(
+        seen, np.nanmax(np.where(np.isfinite(by_block), by_block, -np.inf), axis=1), -np.inf
+    )
+    span = grid.blocks_in(pd.Timedelta(days=LONE_RECORD_DAYS))
+    # Row i: the span of blocks ending at i; block b's record is row b - 1.
+    best = maximum_filter1d(
+        peak, size=span, axis=0, mode="constant", cval=-np.inf, origin=(span - 1) // 2
+    )
+    count = np.concatenate([np.zeros((1, series)), np.cumsum(seen, axis=0)])
+    b = np.arange(blocks)
+    have = count[b] - count[np.maximum(b - span, 0)]
+    need = grid.blocks_in(pd.Timedelta(days=LONE_RECORD_MIN_DAYS))
+    record = np.full((blocks, series), np.nan)
+    later = b >= 1
+    record[later] = np.where(have[later] >= need, best[b[later] - 1], np.nan)
+    out: FloatArray = np.repeat(record, per, axis=0)[lead : lead + rows]
+    return out
 
 
 def nb_tail(x: FloatArray, mean: FloatArray, var: FloatArray) -> FloatArray:
@@ -169,8 +225,12 @@ def window_score(
     alpha_ind: FloatArray,
     alpha_cor: FloatArray,
     windows: Sequence[int],
+    record: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Scores per bucket (buckets x series) from the windows and runs ending at the bucket.
+
+    ``record``: for a one-bucket window (see ``MIN_SUSTAINED``), the ``lone_record`` its
+    bucket must beat; without it one-bucket windows never count.
 
     Returns the published score (strongest window holding at least ``MIN_RATIO`` times its
     expectation) and the outage score (strongest window holding ``OUTAGE_RATIO`` times). A run
@@ -181,10 +241,15 @@ def window_score(
     strong = np.zeros_like(counts)
     excess = np.where(np.isnan(counts) | np.isnan(mu), -np.inf, counts - mu)
     for w in windows:
-        observed, expect = _leave_largest_out(counts, mu, excess, w)
+        if w == 1:
+            observed, expect = counts, mu
+        else:
+            observed, expect = _leave_largest_out(counts, mu, excess, w)
         valid = ~np.isnan(observed) & ~np.isnan(expect) & (expect > 0)
         with np.errstate(invalid="ignore"):
             counting = valid & (observed - expect >= MIN_EXCESS) & (observed >= MIN_RATIO * expect)
+            if w == 1:
+                counting &= bucket_ratio(counts, mu) > record if record is not None else False
         part = max(MIN_WINDOW_BUCKETS, round(w * RECENT_PART))
         if part < w and counting.any():
             recent, recent_expect = _leave_largest_out(counts, mu, excess, part)
@@ -198,7 +263,8 @@ def window_score(
             counting[counting] = keep
         if counting.any():
             m = expect[counting]
-            power = trailing_sum(mu**2, w)[counting] * (w - 1) / w
+            # Bucket-level noise of the buckets kept (the one bucket of a one-bucket window).
+            power = trailing_sum(mu**2, w)[counting] * (max(w - 1, 1) / w)
             var = m + alpha_ind[counting] * power + alpha_cor[counting] * m**2
             s = _score_from_tail(nb_tail(observed[counting], m, var))
             score[counting] = np.maximum(score[counting], s)
@@ -374,7 +440,10 @@ def _run(
     a_ind = baseline.alpha_ind[block_rows]
     a_cor = baseline.alpha_cor[block_rows]
     mu_part = mu[start:]
-    score, strong = window_score(counts[start:], mu_part, a_ind, a_cor, windows)
+    record = None
+    if 1 in windows:
+        record = lone_record(bucket_ratio(counts, mu), grid, first_position)[start:]
+    score, strong = window_score(counts[start:], mu_part, a_ind, a_cor, windows, record)
     keep = evaluate_from - start
     score = score[keep:]
     state = states(score, strong[keep:], grid.buckets_in(CLOSE_QUIET)).astype(np.float64)

@@ -186,3 +186,74 @@ def test_bad_input_is_refused() -> None:
         detect(pd.Series([1.0, 2, 3, 4, 5], index=index[[0, 2, 1, 3, 4]]))
     with pytest.raises(ValueError, match="bucket size"):
         detect(pd.Series([1.0], index=index[:1]))
+
+
+def test_windows_are_time_spans_one_bucket_where_it_spans_two_minutes() -> None:
+    one_minute = detection.grid_for(pd.Timedelta(minutes=1))
+    assert detection.window_lengths(one_minute) == (2, 5, 15, 45, 120)
+    two_minutes = detection.grid_for(pd.Timedelta(minutes=2))
+    assert detection.window_lengths(two_minutes)[0] == 1
+    five = detection.grid_for(pd.Timedelta(minutes=5))
+    assert detection.window_lengths(five) == (1, 3, 9, 24)
+
+
+def _five_minute_series(seed: int) -> pd.Series:
+    counts, _ = series(rate=2, weeks=3, seed=seed, freq="5min")
+    return counts
+
+
+def test_a_lone_five_minute_bucket_opens_when_it_is_a_two_week_record() -> None:
+    counts = _five_minute_series(seed=21)
+    at = START + pd.Timedelta(days=17, hours=11)
+    spiked = counts.copy()
+    spiked.loc[at] += 150  # one bucket, far beyond anything before
+    result = detect(spiked)
+    alarms = runs(result["state"] == "outage")
+    assert [start for start, _ in alarms] == [at]  # in that very bucket, not one later
+
+
+def test_a_lone_bucket_below_an_earlier_burst_is_routine() -> None:
+    counts = _five_minute_series(seed=22)
+    earlier = START + pd.Timedelta(days=10, hours=11)
+    at = START + pd.Timedelta(days=17, hours=11)
+    spiked = counts.copy()
+    spiked.loc[earlier] += 200
+    spiked.loc[at] += 150
+    result = detect(spiked)
+    opened = [start for start, _ in runs(result["state"] == "outage")]
+    assert earlier in opened  # the first burst was a record then
+    assert at not in opened  # a smaller one within two weeks is not news
+    # The same second burst with the first one more than two weeks before it is a record again.
+    late = START + pd.Timedelta(days=17 + 15, hours=11)
+    longer, _ = series(rate=2, weeks=5, seed=22, freq="5min")
+    longer.loc[earlier] += 200
+    longer.loc[late] += 150
+    opened = [start for start, _ in runs(detect(longer)["state"] == "outage")]
+    assert late in opened
+
+
+def test_a_lone_bucket_needs_three_days_of_history_for_its_record() -> None:
+    counts = _five_minute_series(seed=23)
+    spiked = counts.copy()
+    early = START + pd.Timedelta(days=2, hours=11)
+    spiked.loc[early] += 150
+    result = detect(spiked)
+    assert (result.loc[early:early, "state"] != "outage").all()
+
+
+def test_a_lone_bucket_record_compares_shrunk_ratios() -> None:
+    ratio = detection.bucket_ratio(
+        np.array([[0.0], [5.0], [np.nan]]), np.array([[0.0], [5.0], [1.0]])
+    )
+    assert ratio[:2, 0].tolist() == [1.0, 1.0]
+    assert np.isnan(ratio[2, 0])
+    grid = detection.grid_for(pd.Timedelta(hours=1))  # one bucket a block: easy to count
+    values = np.arange(1.0, 24 * 20 + 1)[:, None]
+    record = detection.lone_record(values, grid, 0)
+    assert np.isnan(record[24 * 3 - 1, 0])  # 71 blocks seen: under three days
+    assert record[24 * 3, 0] == 24 * 3  # from three days on: the largest before
+    assert record[24 * 16, 0] == 24 * 16  # the largest of the 14 days before (336 blocks)
+    falling = values[::-1].copy()
+    record = detection.lone_record(falling, grid, 0)
+    assert record[24 * 15, 0] == falling[24 * 15 - 24 * 14, 0]  # the oldest of the span counts
+    assert record[24 * 15, 0] != falling[24 * 15 - 24 * 14 - 1, 0]  # one older does not
