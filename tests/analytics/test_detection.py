@@ -206,7 +206,7 @@ def test_a_lone_five_minute_bucket_opens_when_it_is_a_two_week_record() -> None:
     counts = _five_minute_series(seed=21)
     at = START + pd.Timedelta(days=17, hours=11)
     spiked = counts.copy()
-    spiked.loc[at] += 150  # one bucket, far beyond anything before
+    spiked.loc[[at]] += 150  # one bucket, far beyond anything before
     result = detect(spiked)
     alarms = runs(result["state"] == "outage")
     assert [start for start, _ in alarms] == [at]  # in that very bucket, not one later
@@ -217,8 +217,8 @@ def test_a_lone_bucket_below_an_earlier_burst_is_routine() -> None:
     earlier = START + pd.Timedelta(days=10, hours=11)
     at = START + pd.Timedelta(days=17, hours=11)
     spiked = counts.copy()
-    spiked.loc[earlier] += 200
-    spiked.loc[at] += 150
+    spiked.loc[[earlier]] += 200
+    spiked.loc[[at]] += 150
     result = detect(spiked)
     opened = [start for start, _ in runs(result["state"] == "outage")]
     assert earlier in opened  # the first burst was a record then
@@ -226,8 +226,8 @@ def test_a_lone_bucket_below_an_earlier_burst_is_routine() -> None:
     # The same second burst with the first one more than two weeks before it is a record again.
     late = START + pd.Timedelta(days=17 + 15, hours=11)
     longer, _ = series(rate=2, weeks=5, seed=22, freq="5min")
-    longer.loc[earlier] += 200
-    longer.loc[late] += 150
+    longer.loc[[earlier]] += 200
+    longer.loc[[late]] += 150
     opened = [start for start, _ in runs(detect(longer)["state"] == "outage")]
     assert late in opened
 
@@ -236,7 +236,7 @@ def test_a_lone_bucket_needs_three_days_of_history_for_its_record() -> None:
     counts = _five_minute_series(seed=23)
     spiked = counts.copy()
     early = START + pd.Timedelta(days=2, hours=11)
-    spiked.loc[early] += 150
+    spiked.loc[[early]] += 150
     result = detect(spiked)
     assert (result.loc[early:early, "state"] != "outage").all()
 
