@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.baseline import expected as baseline_expected
+from analytics.baseline import grid_for
 from analytics.breakdown import problem_shares, region_excess
-from analytics.detection import STATES, detect_frames, detect_many
+from analytics.detection import STATES, detect_frames, detect_many, rise_start, window_lengths
 from analytics.grids import PairGrid, Series, grid_series, grid_update
 from analytics.models import Baseline
 from analytics.rollup import ROLLUP
@@ -274,7 +275,9 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     )
     data = _detection_input(minutes, hours, countries)
     if data is None:
-        results = pd.DataFrame(columns=["state", "since", "count", "expected", "threshold"])
+        results = pd.DataFrame(
+            columns=["state", "since", "began", "count", "expected", "threshold"]
+        )
         data_service: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         data_country: list[str] = []
         recent_sum = np.zeros(0)
@@ -286,7 +289,11 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     expected = np.nan_to_num(results["expected"].to_numpy(dtype=np.float64), nan=0.0)
     reports = results["count"].to_numpy(dtype=np.float64)
     threshold = np.nan_to_num(results["threshold"].to_numpy(dtype=np.float64), nan=0.0)
-    started = list(pd.DatetimeIndex(results["since"]).to_pydatetime())
+    # While there are problems, they began where the reports began to rise; an ok state's
+    # "since" is only its own start.
+    state_since = pd.DatetimeIndex(results["since"])
+    began = pd.DatetimeIndex(results["began"])
+    started = list(state_since.where(began.isna(), began).to_pydatetime())
     applied = detection_apply(
         at=at,
         now=now,
@@ -445,6 +452,7 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
     state = frames.state.to_numpy()
     counts_m = frames.counts.to_numpy()
     expected_m = np.nan_to_num(frames.expected.to_numpy())
+    longest = max(window_lengths(grid_for(step)))
     created = 0
     for j, sid in enumerate(wide.columns):
         service_id, country = parse_series_id(str(sid))
@@ -460,10 +468,18 @@ def incidents_backfill(*, since: datetime, until: datetime) -> int:
                 continue  # still open: the live task owns it
             peak = int(np.argmax(counts_m[first:stop, j])) + first
             ended_at = pd.Timestamp(index[stop]).to_pydatetime()
+            rose = int(
+                rise_start(
+                    counts_m[:, j : j + 1],
+                    expected_m[:, j : j + 1],
+                    np.array([first], dtype=np.intp),
+                    longest,
+                )[0]
+            )
             incident = incident_record_past(
                 service_id=service_id,
                 country=country,
-                started_at=pd.Timestamp(index[first]).to_pydatetime(),
+                started_at=pd.Timestamp(index[rose]).to_pydatetime(),
                 ended_at=ended_at,
                 max_level=STATE_LEVELS[int(state[first:stop, j].max())],
                 peak_at=pd.Timestamp(index[peak]).to_pydatetime(),

@@ -257,3 +257,113 @@ def test_a_lone_bucket_record_compares_shrunk_ratios() -> None:
     record = detection.lone_record(falling, grid, 0)
     assert record[24 * 15, 0] == falling[24 * 15 - 24 * 14, 0]  # the oldest of the span counts
     assert record[24 * 15, 0] != falling[24 * 15 - 24 * 14 - 1, 0]  # one older does not
+
+
+def _alarm_runs(
+    result: pd.DataFrame, since: pd.Timestamp, hours: int = 4
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    return runs(
+        result.loc[since - pd.Timedelta(hours=1) : since + pd.Timedelta(hours=hours), "state"]
+        == "outage"
+    )
+
+
+@pytest.mark.parametrize(("rate", "multiplier"), [(10, 8), (50, 3), (1, 10)])
+def test_an_incident_closes_fifteen_to_twenty_minutes_after_the_reports_calm_down(
+    rate: float, multiplier: float
+) -> None:
+    counts, _ = series(rate=rate, weeks=3, seed=5)
+    at = START + pd.Timedelta(weeks=2, days=2, hours=10)
+    result = detect(add_outage(counts, at, minutes=40, multiplier=multiplier))
+    calm = at + pd.Timedelta(minutes=40)
+    alarms = _alarm_runs(result, at)
+    assert len(alarms) == 1  # opens once, closes once
+    opened, last_outage_bucket = alarms[0]
+    assert at <= opened <= at + pd.Timedelta(minutes=2)
+    closed = last_outage_bucket + pd.Timedelta(minutes=1)
+    # Fifteen quiet minutes, counted once the last five minutes are back to normal.
+    assert calm + pd.Timedelta(minutes=15) <= closed <= calm + pd.Timedelta(minutes=20)
+
+
+def test_silence_after_an_outage_is_not_the_outage_going_on() -> None:
+    counts, _ = series(rate=10, weeks=3, seed=6)
+    at = START + pd.Timedelta(weeks=2, days=2, hours=10)
+    spiked = add_outage(counts, at, minutes=40, multiplier=8)
+    calm = at + pd.Timedelta(minutes=40)
+    spiked.loc[calm : calm + pd.Timedelta(minutes=29)] = 0.0
+    result = detect(spiked)
+    alarms = _alarm_runs(result, at)
+    assert len(alarms) == 1
+    assert alarms[0][1] < calm + pd.Timedelta(minutes=20)
+    # The two-hour window still holds the outage: the score stays high, the state does not.
+    later = result.index.get_loc(calm + pd.Timedelta(minutes=20))
+    assert result["score"].iloc[later] >= detection.SCORE_OUTAGE
+    assert result["state"].iloc[later] == "ok"
+
+
+def test_a_quiet_service_is_judged_by_its_long_windows_until_they_tell() -> None:
+    counts, _ = series(rate=0.2, weeks=3, seed=5)
+    at = START + pd.Timedelta(weeks=2, days=2, hours=10)
+    result = detect(add_outage(counts, at, minutes=40, multiplier=30))
+    alarms = _alarm_runs(result, at)
+    assert len(alarms) == 1  # five minutes expecting one report say nothing: no early close
+    assert alarms[0][1] >= at + pd.Timedelta(minutes=40)
+
+
+def test_one_burst_that_fades_opens_one_incident_and_possible_does_not_flap() -> None:
+    counts, _ = series(rate=10, weeks=3, seed=7, shape=4)
+    at = START + pd.Timedelta(weeks=2, days=3, hours=14)
+    burst = counts.copy()
+    # Up within five minutes to 12x, then fading over an hour and a half.
+    for minute in range(95):
+        level = 12 * min(1.0, (minute + 1) / 5) * np.exp(-minute / 30)
+        burst.loc[[at + pd.Timedelta(minutes=minute)]] += np.round(10 * level)
+    result = detect(burst)
+    window = result.loc[at - pd.Timedelta(hours=1) : at + pd.Timedelta(hours=4), "state"]
+    assert len(runs(window == "outage")) == 1
+    assert len(runs(window != "ok")) == 1  # no possible -> ok -> possible afterwards
+    changes = int((window != window.shift()).sum()) - 1
+    assert changes <= 3  # ok -> possible -> outage -> ok at most
+
+
+def test_stale_evidence_does_not_reopen_but_new_evidence_does() -> None:
+    quiet = 3
+    score = np.array([0, 6, 6, 6, 6, 6, 6, 6, 6, 6], dtype=float)[:, None]
+    strong = score.copy()
+    elevated = np.array([0, 1, 1, 0, 0, 0, 0, 0, 1, 1], dtype=bool)[:, None]
+    got = detection.states(score, strong, quiet, elevated)[:, 0].tolist()
+    # Closes after three buckets without current evidence, stays closed while the evidence is
+    # only the long windows' memory, and opens again when the recent buckets rise.
+    assert got == [0, 2, 2, 2, 2, 0, 0, 0, 2, 2]
+    assert detection.states(score, strong, quiet)[:, 0].tolist() == [0] + [2] * 9
+
+
+def test_detect_many_says_when_the_rise_began() -> None:
+    counts, _ = series(rate=10, weeks=2.2, seed=5)
+    end = counts.index[-1]
+    rise = end - pd.Timedelta(minutes=25)
+    ramped = counts.copy()
+    for minute in range(26):  # up over eight minutes, then 9x
+        ramped.loc[[rise + pd.Timedelta(minutes=minute)]] += np.round(
+            80 * min(1.0, (minute + 1) / 8)
+        )
+    latest = detect_many(pd.DataFrame({"ramped": ramped, "calm": counts}))
+    assert latest.loc["ramped", "state"] == "outage"
+    assert latest.loc["ramped", "since"] > rise + pd.Timedelta(minutes=1)  # when the test fired
+    assert (
+        rise - pd.Timedelta(minutes=1)
+        <= latest.loc["ramped", "began"]
+        <= rise + pd.Timedelta(minutes=1)
+    )
+    assert latest["began"].isna().tolist() == [False, True]
+
+
+def test_rise_start_walks_back_over_elevated_buckets_with_one_gap_at_most() -> None:
+    mu = np.ones((12, 1))
+    counts = np.array([1, 3, 1, 1, 3, 1, 3, 3, 3, 3, 3, 3], dtype=float)[:, None]
+    opened = np.array([9], dtype=np.intp)
+    # 6..9 elevated, 5 ordinary, 4 elevated, 3 and 2 ordinary: the walk stops after two.
+    assert detection.rise_start(counts, mu, opened, 12).tolist() == [4]
+    assert detection.rise_start(counts, mu, opened, 4).tolist() == [6]  # no further than a window
+    flat = np.ones((12, 1))
+    assert detection.rise_start(flat, mu, opened, 12).tolist() == [9]
