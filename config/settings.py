@@ -115,6 +115,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", "15"
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "common.http.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# Failures and lockouts are still logged; not its banner at every start of every command.
+AXES_VERBOSE = False
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
