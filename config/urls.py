@@ -11,6 +11,7 @@ urlpatterns = [
     # ADMIN_PATH: a path of the site's own keeps the login out of every scanner's first guess.
     path(settings.ADMIN_PATH, admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("web.api.urls")),
     path("", include("reports.urls")),
