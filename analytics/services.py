@@ -315,8 +315,9 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     # The open incidents' affected regions and problems, over their whole window so far.
     for incident in applied.active:
         incident_breakdown_update(incident=incident, until=at + timedelta(minutes=1))
-    # Whole cached pages are keyed by the pass: the next visitor sees what it decided.
-    detection_pass_mark()
+    # Whole cached pages are keyed by the pass: the next visitor sees what it decided, and
+    # whether it is recent.
+    detection_pass_mark(at=now)
     return DetectionResult(
         at=at,
         series=len(results),

@@ -35,6 +35,8 @@ def django_on_new_database(name: str, *, settings_module: str, log: Callable[[st
         conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     os.environ["DATABASE_URL"] = url
+    # Plain HTTP in one process, like the tests: no HTTPS redirect, the development key.
+    os.environ.setdefault("DEV_MODE", "true")
     import django
     from django.core.management import call_command
 

@@ -452,6 +452,8 @@ def main() -> None:
         "SECRET_KEY": SECRET_KEY,
         "CLIENT_KEY_SALT": SECRET_KEY,
         "DEBUG": "False",
+        # Plain HTTP on the loopback, as behind a proxy that terminates TLS: no redirect.
+        "DEV_MODE": "true",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "TRUSTED_PROXY_COUNT": "1",
         "RATE_LIMIT_REPORTS": str(10**9),

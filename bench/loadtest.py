@@ -158,6 +158,8 @@ def main() -> None:
         "CACHE_KEY_PREFIX": f"orload-{os.getpid()}",
         "SECRET_KEY": "outage-radar-loadtest-secret",
         "DEBUG": "False",
+        # Plain HTTP on the loopback, as behind a proxy that terminates TLS: no redirect.
+        "DEV_MODE": "true",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "TRUSTED_PROXY_COUNT": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -81,7 +81,8 @@ def minute_key(now: datetime) -> str:
 
 
 # When the last detection pass ended: whole cached pages are keyed by it as well as by the
-# minute, so an incident a pass opens is on every page as soon as the pass is over.
+# minute, so an incident a pass opens is on every page as soon as the pass is over. The value
+# starts with the time the pass describes, so that readers also know how old the data is.
 DETECTION_PASS_KEY = "detection:last-pass"
 
 
@@ -91,10 +92,11 @@ DETECTION_PASS_MEMO = 1.0
 _pass_memo: tuple[float, str] = (0.0, "0")
 
 
-def detection_pass_mark() -> None:
-    """A new id for the pass that has just ended (two passes of one minute differ too)."""
+def detection_pass_mark(*, at: datetime) -> None:
+    """A new id for the pass that has just ended (two passes of one minute differ too), made
+    of the time it describes and a random part."""
     global _pass_memo
-    value = uuid.uuid4().hex
+    value = f"{at.timestamp():.3f}-{uuid.uuid4().hex}"
     _pass_memo = (time.monotonic() + DETECTION_PASS_MEMO, value)
     try:
         cache.set(DETECTION_PASS_KEY, value, None)
@@ -113,3 +115,29 @@ def detection_pass_id() -> str:
         return "0"
     _pass_memo = (time.monotonic() + DETECTION_PASS_MEMO, value)
     return value
+
+
+def detection_pass_at() -> datetime | None:
+    """The time the last pass described, from its mark; None without a readable mark (the
+    cache down or flushed, or a cache of its own per process, as in the embedded default)."""
+    stamp, sep, _ = detection_pass_id().partition("-")
+    if not sep:
+        return None
+    try:
+        return datetime.fromtimestamp(float(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def cache_ping() -> bool:
+    """Whether the cache stores and returns a value now (readiness)."""
+    value = uuid.uuid4().hex
+    key = f"health:ping:{value}"  # one of its own: concurrent checks cannot see each other's
+    try:
+        cache.set(key, value, 10)
+        found = cache.get(key)
+        cache.delete(key)
+        return bool(found == value)
+    except (RedisError, OSError) as exc:
+        logger.warning("cache ping failed: %s", exc)
+        return False

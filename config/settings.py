@@ -1,10 +1,12 @@
 """Every knob is an environment variable, read here and nowhere else."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.schedules import on_the_clock
@@ -29,6 +31,17 @@ def envbool(name: str, default: str) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean, got {value!r}")
 
 
+def envpair(name: str, default: str) -> tuple[str, str] | None:
+    """ "HTTP_X_FORWARDED_PROTO,https" as a (header, value) pair; empty means None."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    header, sep, expected = (part.strip() for part in value.partition(","))
+    if not sep or not header or not expected:
+        raise ImproperlyConfigured(f"{name} must look like 'HTTP_X_FORWARDED_PROTO,https'")
+    return header, expected
+
+
 def envint(name: str, default: str) -> int:
     value = os.environ.get(name, default)
     try:
@@ -37,16 +50,77 @@ def envint(name: str, default: str) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+# The development mode of `make run` and the test suite, on plain HTTP at 127.0.0.1: it may run
+# on a published key, and the HTTPS settings below default to off. Anything else is production.
+DEV_MODE = envbool("DEV_MODE", "False")
 DEBUG = envbool("DEBUG", "False")
-SECRET_KEY = envstr("SECRET_KEY", "insecure-dev-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    # A missing key in production would silently weaken sessions and client-key hashing.
-    SECRET_KEY = "insecure-dev-key-change-me"
-    if not envbool("ALLOW_INSECURE_SECRET_KEY", "True"):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
+# Published in this repository: it signs nothing that matters outside a developer's machine.
+DEV_SECRET_KEY = "insecure-dev-key-change-me"
+SECRET_KEY = envstr("SECRET_KEY", "")
+if not SECRET_KEY and DEV_MODE:
+    SECRET_KEY = DEV_SECRET_KEY
+elif not SECRET_KEY or (SECRET_KEY in (DEV_SECRET_KEY, "change-me") and not DEV_MODE):
+    # A known key would let anyone forge sessions and recompute client keys from addresses.
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random value outside DEV_MODE, e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+        "DEV_MODE=true (make run, the tests) runs on a published development key."
+    )
 ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SITE_NAME = envstr("SITE_NAME", "Outage Radar")
+
+# HTTPS: on by default outside DEV_MODE, each switch its own variable (a trial on plain HTTP
+# turns off the redirect and the secure cookies). Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER to the header it sets, and only if it always sets it itself (nginx in
+# docker/ overwrites X-Forwarded-Proto): a client could otherwise claim HTTPS.
+_PRODUCTION = "False" if DEV_MODE else "True"
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _PRODUCTION)
+# Load balancers probe over plain HTTP and count a redirect as a failure.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/ready)?$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEV_MODE else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", _PRODUCTION)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", _PRODUCTION)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _PRODUCTION)
+SECURE_PROXY_SSL_HEADER = envpair("SECURE_PROXY_SSL_HEADER", "")
+
+# Content-Security-Policy on every response (django-csp): scripts, styles and everything else
+# from this site only, no inline script or style, no framing. The API viewers relax it for
+# themselves only (web/api/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# The admin: at ADMIN_PATH (a path of one's own keeps it out of the scanners' way), and a
+# pause for an address after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords (django-axes, counted
+# in the database so that every web process sees them, per address as common.http.client_ip
+# finds it).
+ADMIN_PATH = envstr("ADMIN_PATH", "admin").strip("/") + "/"
+if ADMIN_PATH == "/":
+    raise ImproperlyConfigured("ADMIN_PATH must not be empty")
+AXES_FAILURE_LIMIT = envint("ADMIN_LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "common.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Failures and lockouts are still logged; not its banner at every start of every command.
+AXES_VERBOSE = False
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,6 +133,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     "outages",
     "reports",
     "demo",
@@ -69,6 +145,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "reports.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "common.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +154,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,6 +199,9 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c parallel_setup_cost={envint('DATABASE_PARALLEL_SETUP_COST', '50000')}"
     )
+    # A server that does not answer (a host gone, a network partition) fails a request in
+    # seconds with a 503, instead of holding a web worker until gunicorn kills it.
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", "5")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL", "")
@@ -258,7 +341,9 @@ RATE_LIMIT_WINDOW = envint("RATE_LIMIT_WINDOW", "60")  # seconds
 REPORT_MAX_BODY = envint("REPORT_MAX_BODY", "8192")  # bytes, single report and form
 BATCH_MAX_BODY = envint("BATCH_MAX_BODY", str(8 * 1024 * 1024))  # bytes
 BATCH_MAX_REPORTS = envint("BATCH_MAX_REPORTS", "10000")
-# Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
+# Number of reverse proxies in front of the app whose X-Forwarded-For we trust: only where the
+# app is reachable through them alone, or clients write their own address (docker/compose.yaml
+# publishes nginx, never web).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
 CLIENT_KEY_SALT = envstr("CLIENT_KEY_SALT", SECRET_KEY)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY
@@ -268,6 +353,9 @@ ROLLUP_LATENESS = envint("ROLLUP_LATENESS", "300")  # seconds a report may commi
 RAW_REPORT_RETENTION_DAYS = envint("RAW_REPORT_RETENTION_DAYS", "90")
 # A (service, country) gets a baseline and detection of its own above this many reports a week.
 COUNTRY_SERIES_MIN_REPORTS = envint("COUNTRY_SERIES_MIN_REPORTS", "200")
+# Pages and the API say "data delayed" instead of a level, and /healthz/ready fails, when the
+# last detection pass is older than this (seconds): passes run every 30 s.
+DETECTION_MAX_AGE = envint("DETECTION_MAX_AGE", "120")
 
 LOGGING = {
     "version": 1,

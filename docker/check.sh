@@ -53,5 +53,6 @@ if ! have_compose; then
 fi
 docker compose version
 
-docker compose -f "$here/compose.yaml" config --quiet
+# compose requires SECRET_KEY (no default); any value does for checking the file.
+SECRET_KEY=${SECRET_KEY:-compose-config-check-only} docker compose -f "$here/compose.yaml" config --quiet
 echo "docker/compose.yaml: ok"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from common.regions import country_name, subdivision_name
 from outages.models import (
@@ -16,6 +16,7 @@ from outages.models import (
     Incident,
     Level,
     Service,
+    ServiceStatus,
     Subscription,
     WebhookDelivery,
 )
@@ -111,6 +112,13 @@ def service_statuses(
         )
         for sid, slug, name, category, level, since, current, expected in rows
     ]
+
+
+def status_written_last() -> datetime | None:
+    """When a detection pass last wrote the statuses (each pass rewrites every service's), or
+    None before the first pass."""
+    latest: datetime | None = ServiceStatus.objects.aggregate(at=Max("updated_at"))["at"]
+    return latest
 
 
 def problems_now(rows: Iterable[ServiceRow]) -> list[ServiceRow]:

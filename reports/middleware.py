@@ -28,7 +28,8 @@ class RequestSizeLimitMiddleware:
         return int(settings.REPORT_MAX_BODY)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith("/admin/"):
+        admin = f"/{settings.ADMIN_PATH}"
+        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith(admin):
             limit = self.limit_for(request)
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -47,7 +47,13 @@ def browser_identity(request: HttpRequest) -> str:
 def _with_browser_cookie(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if BROWSER_COOKIE not in request.COOKIES:
         response.set_cookie(
-            BROWSER_COOKIE, secrets.token_hex(16), max_age=YEAR, httponly=True, samesite="Lax"
+            BROWSER_COOKIE,
+            secrets.token_hex(16),
+            max_age=YEAR,
+            httponly=True,
+            samesite="Lax",
+            # HTTPS-only wherever the session's is (SESSION_COOKIE_SECURE, on in production).
+            secure=settings.SESSION_COOKIE_SECURE,
         )
     return response
 
@@ -88,7 +94,13 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 target = "report_thanks" if report is not None else "report_already"
                 response = redirect(target, slug=service.slug)
-                response.set_cookie(COUNTRY_COOKIE, clean.country, max_age=YEAR, samesite="Lax")
+                response.set_cookie(
+                    COUNTRY_COOKIE,
+                    clean.country,
+                    max_age=YEAR,
+                    samesite="Lax",
+                    secure=settings.SESSION_COOKIE_SECURE,
+                )
                 return response
             for field, messages in errors.items():
                 for message in messages:

@@ -8,6 +8,9 @@ PY=${PY:-.venv/bin/python}
 BIN=$(dirname "$PY")
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+# The development mode: plain HTTP on this machine, and a published key when SECRET_KEY is
+# unset (config/settings.py refuses to start without a real one otherwise).
+export DEV_MODE=${DEV_MODE:-true}
 export DEMO_TRICKLE=${DEMO_TRICKLE:-true}
 # A live outage to watch: YouTube reports rise up to 60x for two hours from start-up.
 # DEMO_TRICKLE_BURST="" turns it off; "tiktok:BR:30:45" is a country-only one.

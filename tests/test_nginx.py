@@ -84,3 +84,22 @@ def test_pages_are_gzipped(front, data):
     status, headers, body = call(front, "GET", "/tiktok/", headers={"Accept-Encoding": "gzip"})
     assert status == 200 and headers.get("Content-Encoding") == "gzip"
     assert b"TikTok" in gzip.decompress(body)
+
+
+def test_behind_it_a_client_cannot_choose_its_own_address(front, tiktok, settings):
+    # As compose runs web behind nginx: one trusted hop, the address nginx saw.
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.RATE_LIMIT_REPORTS = 2
+    report = json.dumps({"service": "tiktok", "problem": "upload", "country": "BR"}).encode()
+    codes = []
+    for i in range(3):
+        status, _, _ = call(
+            front,
+            "POST",
+            "/api/v1/reports",
+            body=report,
+            headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{i}"},
+        )
+        codes.append(status)
+    # Three made-up addresses, one client: its third request is over the limit.
+    assert codes == [201, 200, 429]

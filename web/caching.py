@@ -4,28 +4,40 @@ the HTTP headers that let proxies keep them too.
 A page's content changes when the rollup adds a minute or a detection pass decides something:
 its key names both, so an incident that a pass opens is on the next response, while the crowd
 that arrives with an outage is served from one computation. Nothing personal is on these
-pages (the report form, with its CSRF token, is a page of its own)."""
+pages (the report form, with its CSRF token, is a page of its own).
+
+Each variant's last good page is also kept for a day: while the database is down, that page is
+served with a 503 and Retry-After (it says what it said, at the time it says) rather than an
+error page."""
 
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from redis.exceptions import RedisError
 
 from common.cache import cached, detection_pass_id, minute_key
+from common.middleware import DATABASE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER
 from common.time import floor_minute
+
+logger = logging.getLogger(__name__)
 
 # Proxies may serve a page this long past its minute while they fetch the next one, and this
 # long while we cannot answer at all: during an outage of ours, yesterday's page beats none.
 STALE_WHILE_REVALIDATE = 30
 STALE_IF_ERROR = 600
+# How long a variant's last good page is kept for an outage of the database (seconds).
+LAST_GOOD_TTL = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +53,43 @@ class _Uncacheable(Exception):
         self.response = response
 
 
-def page_key(request: HttpRequest, now: datetime) -> str:
-    """The page's variant: its path and its query in a canonical order, at this minute and
-    after the last detection pass."""
+def page_variant(request: HttpRequest) -> str:
+    """The page's variant: its path and its query in a canonical order, hashed (a path can hold
+    anything a client sends, a cache key should not)."""
     query = urlencode(sorted(request.GET.lists()), doseq=True)
-    # Hashed: a path can hold anything a client sends, a cache key should not.
     variant = f"{request.path}?{query}".encode("utf-8", "surrogatepass")
-    return (
-        f"page:{minute_key(now)}:{detection_pass_id()}:{hashlib.sha256(variant).hexdigest()[:40]}"
-    )
+    return hashlib.sha256(variant).hexdigest()[:40]
+
+
+def page_key(request: HttpRequest, now: datetime) -> str:
+    """The variant at this minute and after the last detection pass."""
+    return f"page:{minute_key(now)}:{detection_pass_id()}:{page_variant(request)}"
+
+
+def last_good_key(request: HttpRequest) -> str:
+    return f"page-last:{page_variant(request)}"
+
+
+def _keep_last_good(request: HttpRequest, page: CachedPage) -> None:
+    try:
+        cache.set(last_good_key(request), page, LAST_GOOD_TTL)
+    except (RedisError, OSError) as exc:
+        logger.warning("could not keep the last good page: %s", exc)
+
+
+def last_good_page(request: HttpRequest) -> HttpResponse | None:
+    """The variant's last good page as a 503 with Retry-After, if one is kept."""
+    try:
+        page: CachedPage | None = cache.get(last_good_key(request))
+    except (RedisError, OSError):
+        return None
+    if page is None:
+        return None
+    response = HttpResponse(page.content, content_type=page.content_type, status=503)
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    response["Last-Modified"] = http_date(page.minute.timestamp())
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def cache_control(now: datetime) -> str:
@@ -83,17 +123,25 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
             ):
                 raise _Uncacheable(response)
             content = response.content
-            return CachedPage(
+            computed = CachedPage(
                 content=content,
                 content_type=response["Content-Type"],
                 etag='"' + hashlib.sha256(content).hexdigest()[:32] + '"',
                 minute=floor_minute(now),
             )
+            _keep_last_good(request, computed)
+            return computed
 
         try:
             page = cached(page_key(request, now), compute)
         except _Uncacheable as exc:
             return exc.response
+        except DATABASE_UNAVAILABLE:
+            kept = last_good_page(request)
+            if kept is None:
+                raise  # common.middleware answers with the plain 503 page
+            logger.warning("database unavailable, serving the last good %s", request.path)
+            return kept
         response = HttpResponse(page.content, content_type=page.content_type)
         response["Cache-Control"] = cache_control(now)
         response["ETag"] = page.etag

@@ -3,6 +3,8 @@ from django.urls import path
 from web import views
 
 urlpatterns = [
+    # Liveness is /healthz (config/urls.py): the process answers, and touches nothing else.
+    path("healthz/ready", views.healthz_ready, name="healthz_ready"),
     path("", views.home, name="home"),
     path("map/", views.live_map, name="live_map"),
     path("region/<str:country>/", views.region, name="region"),

@@ -1,8 +1,11 @@
 """The site's pages. Each reads through the selectors (most of them cached per minute) and
 renders; nothing here computes what the API does not also show."""
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from datetime import datetime
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.defaults import page_not_found
@@ -14,7 +17,9 @@ from outages import selectors
 from outages.models import Category, Service
 from reports.selectors import report_recent_comments
 from web.caching import public_page
-from web.summaries import service_summary
+from web.health import readiness
+from web.summaries import delayed_since, service_summary
+from web.wording import delayed_text
 
 # Pages show the last hour on maps and in region lists: long enough to hold a few reports on
 # a quiet service, short enough to show what is happening now.
@@ -28,6 +33,12 @@ def sparkline_points(values: list[int], *, width: int = 96, height: int = 24) ->
     return " ".join(
         f"{i * step:.1f},{height - 1 - (v / top) * (height - 2):.1f}" for i, v in enumerate(values)
     )
+
+
+def freshness(now: datetime) -> dict[str, object]:
+    """What every page with levels needs to say instead of them when detection has stopped."""
+    since = delayed_since(now=now)
+    return {"delayed_since": since, "delayed": delayed_text(since=since, now=now)}
 
 
 def trend_table(trend: list[trends.TrendBucket]) -> SafeString:
@@ -61,8 +72,10 @@ def home(request: HttpRequest) -> HttpResponse:
         if (not query or query.casefold() in r.name.casefold())
         and (not category or r.category == category)
     ]
-    spark = trends.sparklines(now=timezone.now())
+    now = timezone.now()
+    spark = trends.sparklines(now=now)
     context = {
+        **freshness(now),
         "problems_now": selectors.problems_now(rows),
         "services": [
             (r, sparkline_points(spark.get(r.id, [0] * 24)), sum(spark.get(r.id, [])))
@@ -84,6 +97,8 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
     now = timezone.now()
     summary = service_summary(row=row, now=now)
     context = {
+        "delayed_since": summary.delayed_since,
+        "delayed": delayed_text(since=summary.delayed_since, now=now),
         "service": service,
         "row": row,
         "headline": summary.headline,
@@ -108,6 +123,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def live_map(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
+        **freshness(now),
         "regions": heatmaps.world_heatmap(window=PAGE_WINDOW, now=now)[:20],
         "open_incidents": selectors.incidents_open(),
         "problems_now": selectors.problems_now(selectors.service_statuses()),
@@ -123,6 +139,7 @@ def region(request: HttpRequest, country: str) -> HttpResponse:
         raise Http404("Unknown country")
     now = timezone.now()
     context = {
+        **freshness(now),
         "country": code,
         "country_name": country_name(code),
         "services": heatmaps.region_services(country=code, window=PAGE_WINDOW, now=now),
@@ -133,7 +150,29 @@ def region(request: HttpRequest, country: str) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
+    """Liveness: the process answers. It touches nothing, so that a database outage does not
+    get every web process restarted; whether to send traffic here is /healthz/ready's answer."""
+    response = JsonResponse({"ok": True})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database answers, the cache answers, and detection ran recently. 503
+    with the failed checks named, for a load balancer to take this instance out."""
+    checks = readiness(now=timezone.now())
+    failed = [name for name, check in checks.items() if not check["ok"]]
+    response = JsonResponse(
+        {"ok": not failed, "failed": failed, "checks": checks}, status=503 if failed else 200
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on pages that name none (the admin's): the site's icon
+    rather than a 404 in every console."""
+    return HttpResponseRedirect(static("img/favicon.svg"))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

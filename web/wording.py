@@ -1,6 +1,6 @@
 """What the pages and the API say in words: the status sentence and incident durations."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from outages.models import Level
 from outages.selectors import IncidentRow, ServiceRow
@@ -19,6 +19,17 @@ def headline(*, service: ServiceRow, incidents: list[IncidentRow]) -> str:
         )
     since = f" since {service.since:%H:%M} UTC" if service.since else ""
     return f"User reports indicate {kind} at {service.name}{where}{since}"
+
+
+def delayed_text(*, since: datetime | None, now: datetime) -> str:
+    """What the pages say instead of a level when detection has stopped ("" while fresh)."""
+    if since is None:
+        return ""
+    since = since.astimezone(UTC)
+    when = (
+        f"{since:%H:%M}" if since.date() == now.astimezone(UTC).date() else f"{since:%-d %b %H:%M}"
+    )
+    return f"Data delayed since {when} UTC"
 
 
 def duration_text(duration: timedelta | None) -> str:

@@ -17,9 +17,12 @@
     if (parent) parent.appendChild(node);
     return node;
   }
-  function html(name, attrs, text, parent) {
+  // Styles go through the CSSOM (node.style), never a style attribute: the site's
+  // Content-Security-Policy allows no inline style.
+  function html(name, attrs, text, parent, style) {
     var node = document.createElement(name);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    Object.keys(style || {}).forEach(function (k) { node.style[k] = style[k]; });
     if (text !== undefined && text !== null) node.textContent = text;
     if (parent) parent.appendChild(node);
     return node;
@@ -47,6 +50,22 @@
     var span = html("span", { "class": "level level-" + level });
     html("span", { "class": "level-icon", "aria-hidden": "true" }, null, span);
     span.appendChild(document.createTextNode(LEVEL_LABELS[level] || level));
+    return span;
+  }
+  // What the pages say instead of a level when detection has not run lately (the API's
+  // delayed_since), as the server renders it.
+  function delayedText(iso) {
+    var d = new Date(iso), now = new Date();
+    var sameDay = d.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
+    var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    var day = sameDay ? "" : d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " ";
+    return "Data delayed since " + day + hhmm(iso) + " UTC";
+  }
+  function statusBadge(s) {
+    if (!s.delayed_since) return levelBadge(s.level);
+    var span = html("span", { "class": "level level-delayed" });
+    html("span", { "class": "level-icon", "aria-hidden": "true" }, null, span);
+    span.appendChild(document.createTextNode(delayedText(s.delayed_since)));
     return span;
   }
   // The smallest "round" top (4 gridlines of 1, 2 or 5 × 10^k) at or above v.
@@ -159,11 +178,11 @@
     html("span", {}, "Reports relative to usual:", node);
     COLOURS.forEach(function (c, i) {
       var item = html("span", {}, null, node);
-      html("span", { "class": "swatch", style: "background:" + c }, null, item);
+      html("span", { "class": "swatch" }, null, item, { background: c });
       item.appendChild(document.createTextNode(labels[i]));
     });
     var none = html("span", {}, null, node);
-    html("span", { "class": "swatch", style: "background:" + NO_DATA }, null, none);
+    html("span", { "class": "swatch" }, null, none, { background: NO_DATA });
     none.appendChild(document.createTextNode("no reports"));
   }
 
@@ -205,11 +224,12 @@
     }
     every(function () {
       getJSON("/api/v1/services").then(function (data) {
-        var bad = [];
+        var bad = [], delayed = null;
         data.services.forEach(function (s) {
           var card = document.querySelector('.service-card[data-slug="' + s.slug + '"] [data-field=level]');
-          if (card) card.replaceChildren(levelBadge(s.level));
-          if (s.level !== "ok") bad.push(s);
+          if (card) card.replaceChildren(statusBadge(s));
+          if (s.delayed_since) delayed = s.delayed_since;
+          else if (s.level !== "ok") bad.push(s);
         });
         var rank = { outage: 2, possible: 1, ok: 0 };
         bad.sort(function (a, b) {
@@ -217,6 +237,12 @@
         });
         var region = root.querySelector("[data-region=problems-now]");
         region.replaceChildren();
+        if (delayed) {
+          var p = html("p", { "class": "delayed" }, null, region);
+          html("strong", {}, delayedText(delayed) + ".", p);
+          p.appendChild(document.createTextNode(" Reports are still received; levels return when detection catches up."));
+          return;
+        }
         if (!bad.length) { html("p", {}, "No service has unusual reports right now.", region); return; }
         var ul = html("ul", { "class": "now-list" }, null, region);
         bad.forEach(function (s) {
@@ -285,8 +311,11 @@
           var li = html("li", {}, null, ul);
           var pct = Math.round(p.share * 100);
           html("span", { "class": "bar-label" }, p.name, li);
-          var bar = html("span", { "class": "bar", "aria-hidden": "true" }, null, li);
-          html("span", { style: "width:" + pct + "%" }, null, bar);
+          var bar = svg("svg", {
+            "class": "bar", viewBox: "0 0 100 1", preserveAspectRatio: "none",
+            "aria-hidden": "true", focusable: "false"
+          }, li);
+          svg("rect", { width: pct, height: 1 }, bar);
           var value = html("span", { "class": "bar-value" }, pct + "% ", li);
           html("span", { "class": "muted" }, "(" + p.reports + ")", value);
         });
@@ -295,6 +324,7 @@
     function loadStatus() {
       return getJSON("/api/v1/services/" + slug).then(function (data) {
         root.querySelector("[data-region=headline]").textContent = data.headline;
+        root.querySelector("[data-region=status]").replaceChildren(statusBadge(data));
         root.querySelector("[data-region=last-15m]").textContent = data.last_15m;
         root.querySelector("[data-region=last-24h]").textContent = data.last_24h;
       });
@@ -335,8 +365,10 @@
         got[2].outages.forEach(function (o) {
           var li = html("li", {}, null, ul);
           html("strong", {}, o.service_name, html("a", { href: "/" + o.service + "/" }, null, li));
-          li.appendChild(levelBadge(o.level));
-          li.appendChild(document.createTextNode((o.country || "Worldwide") + " · since " + hhmm(o.started_at) + " UTC"));
+          // An incident's level is as old as the last detection pass: delayed as the page
+          // was rendered (the open incidents carry no delayed_since of their own).
+          li.appendChild(statusBadge({ level: o.level, delayed_since: root.dataset.delayedSince }));
+          li.appendChild(document.createTextNode(" " + (o.country || "Worldwide") + " · since " + hhmm(o.started_at) + " UTC"));
         });
       }).catch(console.warn);
     });
@@ -355,7 +387,7 @@
           data.services.forEach(function (s) {
             var tr = html("tr", {}, null, body);
             html("a", { href: "/" + s.slug + "/" }, s.name, html("th", { scope: "row" }, null, tr));
-            html("td", {}, null, tr).appendChild(levelBadge(s.level));
+            html("td", {}, null, tr).appendChild(statusBadge(s));
             html("td", {}, String(s.reports), tr);
             html("td", {}, fixed(s.expected, 1), tr);
             html("td", {}, fixed(s.ratio, 1) + "×", tr);

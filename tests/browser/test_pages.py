@@ -1,8 +1,14 @@
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from analytics.rollup import rollup_run
-from tests.browser.conftest import shot
+from common.cache import detection_pass_mark
+from tests.browser.conftest import playwright_api, shot
+
+expect = playwright_api.expect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,9 +65,8 @@ def test_chart_range_and_us_drilldown(desktop, live_server, data):
     page.goto(live_server.url + "/tiktok/")
     wait_for_svg(page, "[data-map=service]")
     page.get_by_role("button", name="7 d").click()
-    page.wait_for_function(
-        "document.querySelectorAll('[data-table=trend] tbody tr').length === 168"
-    )
+    # A locator's wait, not wait_for_function: the page's CSP forbids the eval that needs.
+    expect(page.locator("[data-table=trend] tbody tr")).to_have_count(168)
     page.get_by_role("button", name="United States").click()
     page.wait_for_selector("[data-map=service] path[data-code=US-CA]")
     assert "US-CA" in page.locator("[data-table=regions] tbody").inner_text() or (
@@ -71,7 +76,7 @@ def test_chart_range_and_us_drilldown(desktop, live_server, data):
     # Keyboard: the range buttons and map regions with reports are reachable with Tab.
     page.get_by_role("button", name="6 h").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelectorAll('[data-table=trend] tbody tr').length === 72")
+    expect(page.locator("[data-table=trend] tbody tr")).to_have_count(72)
     assert watch.errors == [] and watch.foreign == []
 
 
@@ -112,3 +117,46 @@ def test_pages_work_without_javascript(browser, live_server, data):
     assert "Brazil" in page.locator("[data-table=regions]").inner_text()
     assert "Playback / streaming" in page.inner_text("[data-region=problems]")
     context.close()
+
+
+def test_delayed_data_stays_delayed_after_the_live_refresh(desktop, live_server, data):
+    # The pages' script redraws levels from the API every 45 s, first at load: it must say
+    # what the server said, from the API's delayed_since, not bring the old levels back.
+    last = timezone.now() - timedelta(minutes=5)
+    detection_pass_mark(at=last)
+    page, watch = desktop
+    page.goto(live_server.url + "/")
+    page.wait_for_load_state("networkidle")
+    levels = page.locator(".service-card [data-field=level]").all_inner_texts()
+    assert levels and all(t.startswith("Data delayed since") for t in levels), levels
+    assert page.inner_text("[data-region=problems-now]").startswith("Data delayed since")
+    shot(page, "home-delayed")
+    page.goto(live_server.url + "/tiktok/")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("[data-region=headline]").startswith("Data delayed since")
+    assert page.inner_text("[data-region=status]").startswith("Data delayed since")
+    page.goto(live_server.url + "/region/BR/")
+    page.wait_for_load_state("networkidle")
+    assert "Data delayed since" in page.inner_text("[data-table=region-services]")
+    page.goto(live_server.url + "/map/")
+    page.wait_for_load_state("networkidle")
+    assert "Data delayed since" in page.inner_text("[data-region=open-incidents]")
+    assert watch.errors == [] and watch.foreign == []
+
+
+def test_the_api_viewers_and_the_admin_load_under_the_policy(desktop, live_server, data):
+    # A Content-Security-Policy violation is a console error: PageWatch fails on it.
+    page, watch = desktop
+    page.goto(live_server.url + "/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .opblock", state="attached")
+    shot(page, "api-docs")
+    page.goto(live_server.url + "/admin/login/")
+    assert page.get_by_label("Password").is_visible()
+    assert watch.errors == [] and watch.foreign == [], (watch.errors, watch.foreign)
+    page.goto(live_server.url + "/api/v1/redoc")
+    page.wait_for_selector("redoc h1, .redoc-wrap h1", state="attached")
+    page.wait_for_load_state("networkidle")
+    # Redoc's "API docs by Redocly" logo is an image from its CDN: the policy blocks it, the
+    # one thing on the page not from this site.
+    assert watch.foreign == ["https://cdn.redoc.ly/redoc/logo-mini.svg"], watch.foreign
+    assert len(watch.errors) == 1 and "cdn.redoc.ly" in watch.errors[0], watch.errors

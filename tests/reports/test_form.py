@@ -145,3 +145,13 @@ def test_the_form_is_rate_limited_per_ip(client, tiktok, settings):
     assert r.status_code == 429
     assert int(r["Retry-After"]) >= 1
     assert b"Too many reports" in r.content
+
+
+def test_its_cookies_are_https_only_where_the_session_cookie_is(client, tiktok, settings):
+    settings.SESSION_COOKIE_SECURE = True  # production's default
+    r = client.get("/tiktok/report")
+    assert r.cookies["or_bid"]["secure"] is True
+    r = client.post("/tiktok/report", {"problem": "login", "country": "BR"})
+    assert r.cookies["or_country"]["secure"] is True
+    settings.SESSION_COOKIE_SECURE = False  # DEV_MODE, plain HTTP
+    assert not Client().get("/tiktok/report").cookies["or_bid"]["secure"]

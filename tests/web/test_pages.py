@@ -101,3 +101,8 @@ def test_map_and_region_pages(client, data):
     body = client.get("/region/br/").content.decode()
     assert "Problems reported in Brazil" in body and 'href="/tiktok/"' in body
     assert client.get("/region/XX/").status_code == 404
+
+
+def test_favicon_ico_points_at_the_site_icon(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 302 and r["Location"].endswith("img/favicon.svg")

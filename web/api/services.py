@@ -15,8 +15,8 @@ from analytics.thresholds import outage_threshold
 from common.api import ReadApi, cached_read, query_params, read_responses
 from outages import selectors
 from outages.models import Category, Level
-from web.api.shared import IncidentSummarySerializer
-from web.summaries import service_summary
+from web.api.shared import IncidentSummarySerializer, delayed_since_field, with_delayed_since
+from web.summaries import delayed_since, service_summary
 
 
 class ServiceListApi(ReadApi):
@@ -39,6 +39,7 @@ class ServiceListApi(ReadApi):
         since = serializers.DateTimeField(allow_null=True)
         current = serializers.FloatField(help_text="reports in the last 15 minutes")
         expected = serializers.FloatField(help_text="reports expected in the last 15 minutes")
+        delayed_since = delayed_since_field()
 
     @extend_schema(
         summary="List services with their current level",
@@ -54,7 +55,10 @@ class ServiceListApi(ReadApi):
         rows = selectors.service_statuses(
             category=params.get("category"), level=params.get("level"), search=params.get("q")
         )
-        return Response({"services": self.OutputSerializer(rows, many=True).data})
+        delayed = delayed_since(now=timezone.now())
+        return Response(
+            {"services": self.OutputSerializer(with_delayed_since(rows, delayed), many=True).data}
+        )
 
 
 class ServiceDetailApi(ReadApi):
@@ -80,6 +84,7 @@ class ServiceDetailApi(ReadApi):
         last_1h = serializers.IntegerField(help_text="reports counted in the last hour")
         last_24h = serializers.IntegerField()
         open_incidents = IncidentSummarySerializer(many=True)
+        delayed_since = delayed_since_field()
 
     @extend_schema(
         summary="One service: level, since when, recent reports against the expected",
@@ -108,5 +113,6 @@ class ServiceDetailApi(ReadApi):
             "last_1h": report_total_last(service_id=row.id, now=now, span=timedelta(hours=1)),
             "last_24h": summary.last_24h,
             "open_incidents": summary.open_incidents,
+            "delayed_since": summary.delayed_since,
         }
         return Response(self.OutputSerializer(data).data)

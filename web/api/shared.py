@@ -1,5 +1,7 @@
 """Inputs and serializers that more than one group of the read API uses."""
 
+from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,21 @@ class TimestampField(serializers.DateTimeField):
         if not EARLIEST <= parsed < LATEST:
             raise serializers.ValidationError("Must be between 2000 and 2100.")
         return parsed
+
+
+def delayed_since_field() -> serializers.DateTimeField:
+    return serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "when the last detection pass ran, if longer ago than DETECTION_MAX_AGE (2 minutes "
+            "by default): the level and its counts are not current; null while fresh"
+        ),
+    )
+
+
+def with_delayed_since(rows: Iterable[Any], delayed_since: datetime | None) -> list[dict[str, Any]]:
+    """Status rows (dataclasses) as dicts carrying the response's one delayed_since."""
+    return [{**asdict(row), "delayed_since": delayed_since} for row in rows]
 
 
 def window_field() -> serializers.ChoiceField:

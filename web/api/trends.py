@@ -29,7 +29,15 @@ from common.api import (
 from common.regions import countries
 from common.time import floor_minute
 from outages.models import PROBLEM_LABELS, Level, Service
-from web.api.shared import BucketSerializer, TimestampField, validate_country, window_field
+from web.api.shared import (
+    BucketSerializer,
+    TimestampField,
+    delayed_since_field,
+    validate_country,
+    window_field,
+    with_delayed_since,
+)
+from web.summaries import delayed_since
 
 # Without from/to, a bucket width covers this much time (the pages' ranges, and a day of 1m).
 DEFAULT_SPANS = {
@@ -375,6 +383,7 @@ class RegionServicesApi(ReadApi):
         expected = serializers.FloatField()
         ratio = serializers.FloatField()
         level = serializers.ChoiceField(choices=Level.choices)
+        delayed_since = delayed_since_field()
 
     @extend_schema(
         summary="Services people in one country report now",
@@ -397,11 +406,15 @@ class RegionServicesApi(ReadApi):
         code = country.upper()
         if code not in countries():
             raise serializers.ValidationError({"country": [f"Unknown country code '{country}'."]})
-        rows = heatmaps.region_services(country=code, window=window, now=timezone.now())
+        now = timezone.now()
+        rows = heatmaps.region_services(country=code, window=window, now=now)
+        delayed = delayed_since(now=now)
         return Response(
             {
                 "country": code,
                 "window": window,
-                "services": self.OutputSerializer(rows, many=True).data,
+                "services": self.OutputSerializer(
+                    with_delayed_since(rows, delayed), many=True
+                ).data,
             }
         )

@@ -1,9 +1,23 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from web import feeds
 from web.api import incidents, services, subscriptions, trends
 from web.caching import public_page
+
+# The viewers' own needs, on their pages only, scripts still from this site alone: Swagger UI
+# draws icons from data: URIs; Redoc also injects its styles (styled-components) and runs its
+# search in a worker from a blob: URL.
+swagger_csp = csp_update({"img-src": ["data:"]})
+redoc_csp = csp_update(
+    {"img-src": ["data:"], "style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]}
+)
 
 urlpatterns = [
     path("services", services.ServiceListApi.as_view(), name="api_service_list"),
@@ -52,6 +66,14 @@ urlpatterns = [
         name="api_subscription_deliveries",
     ),
     path("schema", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path(
+        "docs",
+        swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+        name="api_docs",
+    ),
+    path(
+        "redoc",
+        redoc_csp(SpectacularRedocView.as_view(url_name="api_schema")),
+        name="api_redoc",
+    ),
 ]
