@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 
-.PHONY: run test lint bench bench-detect loadtest services clean docker-check
+.PHONY: run test lint bench bench-detect bench-outlook loadtest services clean docker-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ loadtest: $(VENV)/.installed-dev services
 
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py
+
+# "When will it be back": the share of incidents ending inside the ranges given (simulated).
+bench-outlook: $(VENV)/.installed-dev
+	$(PY) bench/outlook.py
 
 docker-check:
 	./docker/check.sh

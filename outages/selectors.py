@@ -20,6 +20,7 @@ from outages.models import (
     Subscription,
     WebhookDelivery,
 )
+from outages.outlook import Outlook, outlook
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,3 +318,53 @@ def delivery_list(*, subscription_id: int, limit: int = 50) -> list[WebhookDeliv
         .prefetch_related("tries")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# Recent incidents say most about the next one; a thousand per group is plenty for the bounds.
+OUTLOOK_HISTORY = 1000
+
+
+def _durations(incidents: QuerySet[Incident]) -> list[float]:
+    rows = (
+        incidents.filter(ended_at__isnull=False, max_level=Level.OUTAGE)
+        .order_by("-started_at")
+        .values_list("started_at", "ended_at")[:OUTLOOK_HISTORY]
+    )
+    return [(end - start).total_seconds() / 60 for start, end in rows if end is not None]
+
+
+def outlook_groups(
+    *, service: Service, country: str = "", exclude_id: int | None = None
+) -> list[tuple[str, list[float]]]:
+    """Past incident durations (minutes), closest group first (see outages.outlook)."""
+    past = Incident.objects.all()
+    if exclude_id is not None:
+        past = past.exclude(id=exclude_id)
+    groups: list[tuple[str, list[float]]] = []
+    if country:
+        groups.append(
+            ("service_country", _durations(past.filter(service=service, country=country)))
+        )
+    groups.append(("service", _durations(past.filter(service=service, country=""))))
+    groups.append(
+        ("category", _durations(past.filter(service__category=service.category, country="")))
+    )
+    groups.append(("all", _durations(past.filter(country=""))))
+    return groups
+
+
+def incident_outlook(*, incident: Incident, now: datetime) -> Outlook | None:
+    """For an open incident: when it is likely over, from how long it has lasted; for a closed
+    one: how long incidents like it last."""
+    groups = outlook_groups(
+        service=incident.service, country=incident.country, exclude_id=incident.id
+    )
+    if incident.ended_at is not None:
+        return outlook(groups)
+    age = max((now - incident.started_at).total_seconds() / 60, 0.0)
+    return outlook(groups, age_minutes=age, started_at=incident.started_at)
+
+
+def service_outlook(*, service: Service) -> Outlook | None:
+    """How long this service's incidents (or its category's) last."""
+    return outlook(outlook_groups(service=service))

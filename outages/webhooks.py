@@ -28,6 +28,7 @@ from outages.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from outages.outlook import Outlook
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,29 @@ def incident_payload(*, incident: Incident, event: str, previous_level: str) -> 
             "peak_expected": incident.peak_expected,
             "regions": selectors.incident_regions(incident=incident),
             "problems": selectors.incident_problems(incident=incident),
+            "outlook": outlook_json(
+                selectors.incident_outlook(incident=incident, now=timezone.now())
+            ),
         },
+    }
+
+
+def outlook_json(outlook: Outlook | None) -> dict[str, Any] | None:
+    """An incident's outlook as the API and notifications give it (None: not enough history)."""
+    if outlook is None:
+        return None
+
+    def iso(t: datetime | None) -> str | None:
+        return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else None
+
+    return {
+        "basis": outlook.basis,
+        "incidents": outlook.incidents,
+        "age_minutes": round(outlook.age.total_seconds() / 60, 1),
+        "half_within_minutes": round(outlook.half_within.total_seconds() / 60, 1),
+        "most_within_minutes": round(outlook.most_within.total_seconds() / 60, 1),
+        "half_by": iso(outlook.half_by),
+        "most_by": iso(outlook.most_by),
     }
 
 

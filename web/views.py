@@ -15,11 +15,12 @@ from common.api import error_json
 from common.regions import countries, country_name
 from outages import selectors
 from outages.models import Category, Service
+from outages.selectors import IncidentRow
 from reports.selectors import report_recent_comments
 from web.caching import public_page
 from web.health import readiness
 from web.summaries import delayed_since, service_summary
-from web.wording import delayed_text
+from web.wording import delayed_text, history_text, outlook_text
 
 # Pages show the last hour on maps and in region lists: long enough to hold a few reports on
 # a quiet service, short enough to show what is happening now.
@@ -89,6 +90,30 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", context)
 
 
+def _outlooks(
+    *, service: Service, incidents: list[IncidentRow], now: datetime
+) -> list[tuple[IncidentRow, str]]:
+    """Each open incident with when it is likely over, in words."""
+    out = []
+    for row in incidents:
+        incident = selectors.incident_get(incident_id=row.id)
+        if incident is None:
+            continue
+        out.append(
+            (
+                row,
+                outlook_text(
+                    outlook=selectors.incident_outlook(incident=incident, now=now),
+                    service_name=service.name,
+                    category=service.get_category_display(),
+                    country_name=row.country_name,
+                    now=now,
+                ),
+            )
+        )
+    return out
+
+
 @public_page
 def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
@@ -113,6 +138,12 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "window": PAGE_WINDOW,
         "open_incidents": summary.open_incidents,
+        "outlooks": _outlooks(service=service, incidents=summary.open_incidents, now=now),
+        "history": history_text(
+            outlook=selectors.service_outlook(service=service),
+            service_name=service.name,
+            category=service.get_category_display(),
+        ),
         "past_incidents": selectors.incidents_past(service_id=service.id),
         "comments": report_recent_comments(service_id=service.id),
     }

@@ -106,3 +106,37 @@ def test_map_and_region_pages(client, data):
 def test_favicon_ico_points_at_the_site_icon(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 302 and r["Location"].endswith("img/favicon.svg")
+
+
+def test_service_page_says_when_an_incident_is_likely_over_or_that_it_cannot(client, data, tiktok):
+    from datetime import timedelta
+
+    from outages.models import Incident, Level
+
+    body = client.get("/tiktok/").content.decode()
+    assert "When will it be back?" in body
+    assert "Not enough history to say when it will be back." in body
+    assert "Not enough past outages to say how long TikTok outages last." in body
+    for i in range(12):
+        start = data - timedelta(days=20 - i)
+        Incident.objects.create(
+            service=tiktok,
+            level=Level.OK,
+            max_level=Level.OUTAGE,
+            started_at=start,
+            ended_at=start + timedelta(minutes=60 * (i + 1)),
+            peak_at=start,
+            peak_reports=40,
+            peak_expected=4,
+        )
+    from django.core.cache import cache
+
+    cache.clear()  # pages are kept for the minute
+    body = client.get("/tiktok/").content.decode()
+    assert "Likely over by" in body and "for 9 in 10" in body
+    # Twelve of 1..12 hours and the page data's own past incident: k = 7 and 12 of 13.
+    assert "Past TikTok outages were half over within 6 hours, 9 in 10 within 12 hours" in body
+    assert "(13 outages)" in body
+    detail = client.get(f"/api/v1/outages/{selectors.incidents_open()[0].id}").json()
+    assert detail["outlook"]["basis"] == "service"
+    assert detail["outlook"]["half_by"] is not None

@@ -31,6 +31,7 @@ from common.api import (
 )
 from outages import selectors, webhooks
 from outages.models import Level, Service
+from outages.outlook import BASES
 from web.api.shared import (
     BucketSerializer,
     IncidentSummarySerializer,
@@ -225,6 +226,28 @@ class IncidentSeriesSerializer(serializers.Serializer):
     buckets = BucketSerializer(many=True)
 
 
+@extend_schema_serializer(component_name="OutageOutlook")
+class OutlookSerializer(serializers.Serializer):
+    """When the incident is likely over (open), or how long incidents like it last (closed):
+    conformal bounds from past incidents of the closest group with enough of them."""
+
+    basis = serializers.ChoiceField(
+        choices=list(BASES),
+        help_text="whose past incidents: this service in this country, this service, "
+        "its category, or every service",
+    )
+    incidents = serializers.IntegerField(help_text="past incidents longer than the age")
+    age_minutes = serializers.FloatField(help_text="how long the incident had lasted")
+    half_within_minutes = serializers.FloatField(help_text="half of them lasted at most this")
+    most_within_minutes = serializers.FloatField(help_text="nine in ten lasted at most this")
+    half_by = serializers.DateTimeField(
+        allow_null=True, help_text="open incidents: likely over by (half)"
+    )
+    most_by = serializers.DateTimeField(
+        allow_null=True, help_text="open incidents: likely over by (nine in ten)"
+    )
+
+
 class IncidentDetailApi(ReadApi):
     """GET /api/v1/outages/<id>: one incident with its regions, problems and the series
     around it."""
@@ -234,6 +257,7 @@ class IncidentDetailApi(ReadApi):
         regions = IncidentRegionSerializer(many=True)
         problems = IncidentProblemSerializer(many=True)
         series = IncidentSeriesSerializer()
+        outlook = OutlookSerializer(allow_null=True, help_text="null: not enough history")
 
     @extend_schema(
         summary="One incident: regions, problems and reports around it",
@@ -254,4 +278,7 @@ class IncidentDetailApi(ReadApi):
             selectors.incident_problems(incident=incident), many=True
         ).data
         data["series"] = IncidentSeriesSerializer(series).data
+        data["outlook"] = webhooks.outlook_json(
+            selectors.incident_outlook(incident=incident, now=timezone.now())
+        )
         return Response(data)
