@@ -368,3 +368,24 @@ def incident_outlook(*, incident: Incident, now: datetime) -> Outlook | None:
 def service_outlook(*, service: Service) -> Outlook | None:
     """How long this service's incidents (or its category's) last."""
     return outlook(outlook_groups(service=service))
+
+
+# Enough to choose from, few enough to read at a glance.
+ALTERNATIVES_SHOWN = 4
+
+
+def alternatives(*, service_id: int, category: str, country: str = "") -> list[ServiceRow]:
+    """Services of the same category with no problems right now where the incident is (no
+    worldwide incident, and for a country incident none in that country): what people can use
+    instead. Busiest first (expected reports in the status window), then by name."""
+    # Worldwide, a problem in one country does not make a service unusable; in a country, a
+    # worldwide problem does.
+    busy_there = Incident.objects.filter(ended_at=None).filter(Q(country=country) | Q(country=""))
+    taken = set(busy_there.values_list("service_id", flat=True))
+    rows = [
+        row
+        for row in service_statuses(category=category, level=Level.OK)
+        if row.id != service_id and row.id not in taken
+    ]
+    rows.sort(key=lambda row: (-row.expected, row.name))
+    return rows[:ALTERNATIVES_SHOWN]

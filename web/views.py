@@ -139,6 +139,15 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "window": PAGE_WINDOW,
         "open_incidents": summary.open_incidents,
         "outlooks": _outlooks(service=service, incidents=summary.open_incidents, now=now),
+        "alternatives": [
+            (
+                row,
+                selectors.alternatives(
+                    service_id=service.id, category=service.category, country=row.country
+                ),
+            )
+            for row in summary.open_incidents
+        ],
         "history": history_text(
             outlook=selectors.service_outlook(service=service),
             service_name=service.name,

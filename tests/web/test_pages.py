@@ -140,3 +140,59 @@ def test_service_page_says_when_an_incident_is_likely_over_or_that_it_cannot(cli
     detail = client.get(f"/api/v1/outages/{selectors.incidents_open()[0].id}").json()
     assert detail["outlook"]["basis"] == "service"
     assert detail["outlook"]["half_by"] is not None
+
+
+def test_what_works_instead_lists_same_category_services_without_problems(client, data, tiktok):
+    from django.core.cache import cache
+
+    from outages.models import Incident, Level
+    from outages.services import service_upsert
+
+    def social(slug: str, name: str):
+        return service_upsert(
+            slug=slug,
+            name=name,
+            category="social",
+            home_url=f"https://{slug}.example",
+            problems=["app"],
+        )
+
+    social("instagram", "Instagram")
+    youtube = social("youtube", "YouTube")
+    reddit = social("reddit", "Reddit")
+    Incident.objects.create(  # Reddit has problems of its own: not an alternative
+        service=reddit,
+        level=Level.OUTAGE,
+        max_level=Level.OUTAGE,
+        started_at=data,
+        peak_at=data,
+        peak_reports=9,
+        peak_expected=1,
+    )
+    cache.clear()
+    body = client.get("/tiktok/").content.decode()
+    assert (
+        'What works instead: <a href="/instagram/">Instagram</a> and '
+        '<a href="/youtube/">YouTube</a> have no problems right now.'
+    ) in body
+    assert "Gmail" not in body.split("What works instead")[1].split("</p>")[0]  # other category
+    incident_id = next(i.id for i in selectors.incidents_open() if i.service_slug == "tiktok")
+    detail = client.get(f"/api/v1/outages/{incident_id}").json()
+    assert [a["service"] for a in detail["alternatives"]] == ["instagram", "youtube"]
+    assert detail["alternatives"][0]["url"].endswith("/api/v1/services/instagram")
+    # A YouTube problem in Brazil only does not take it off the list of a worldwide incident,
+    # but does for a TikTok incident in Brazil.
+    Incident.objects.create(
+        service=youtube,
+        country="BR",
+        level=Level.OUTAGE,
+        max_level=Level.OUTAGE,
+        started_at=data,
+        peak_at=data,
+        peak_reports=9,
+        peak_expected=1,
+    )
+    worldwide = selectors.alternatives(service_id=tiktok.id, category="social")
+    in_brazil = selectors.alternatives(service_id=tiktok.id, category="social", country="BR")
+    assert [r.slug for r in worldwide] == ["instagram", "youtube"]
+    assert [r.slug for r in in_brazil] == ["instagram"]

@@ -248,6 +248,16 @@ class OutlookSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(component_name="OutageAlternative")
+class AlternativeSerializer(serializers.Serializer):
+    service = serializers.CharField(source="slug")
+    service_name = serializers.CharField(source="name")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, obj: Any) -> str:
+        return webhooks.site_url(f"/api/v1/services/{obj.slug}")
+
+
 class IncidentDetailApi(ReadApi):
     """GET /api/v1/outages/<id>: one incident with its regions, problems and the series
     around it."""
@@ -258,6 +268,11 @@ class IncidentDetailApi(ReadApi):
         problems = IncidentProblemSerializer(many=True)
         series = IncidentSeriesSerializer()
         outlook = OutlookSerializer(allow_null=True, help_text="null: not enough history")
+        alternatives = AlternativeSerializer(
+            many=True,
+            help_text="while open: services of the same category with no problems right now "
+            "(in the incident's country, for a country incident); empty once resolved",
+        )
 
     @extend_schema(
         summary="One incident: regions, problems and reports around it",
@@ -278,6 +293,14 @@ class IncidentDetailApi(ReadApi):
             selectors.incident_problems(incident=incident), many=True
         ).data
         data["series"] = IncidentSeriesSerializer(series).data
+        others = []
+        if incident.ended_at is None:
+            others = selectors.alternatives(
+                service_id=incident.service_id,
+                category=incident.service.category,
+                country=incident.country,
+            )
+        data["alternatives"] = AlternativeSerializer(others, many=True).data
         data["outlook"] = webhooks.outlook_json(
             selectors.incident_outlook(incident=incident, now=timezone.now())
         )
