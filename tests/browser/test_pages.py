@@ -160,3 +160,44 @@ def test_the_api_viewers_and_the_admin_load_under_the_policy(desktop, live_serve
     # one thing on the page not from this site.
     assert watch.foreign == ["https://cdn.redoc.ly/redoc/logo-mini.svg"], watch.foreign
     assert len(watch.errors) == 1 and "cdn.redoc.ly" in watch.errors[0], watch.errors
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_when_it_is_back_and_what_works_instead(viewport, request, live_server, data, tiktok):
+    from outages.models import Incident, Level
+    from outages.services import service_upsert
+
+    page, watch = request.getfixturevalue(viewport)
+    service_upsert(
+        slug="instagram",
+        name="Instagram",
+        category="social",
+        home_url="https://www.instagram.com",
+        problems=["app"],
+    )
+    for i in range(12):
+        start = data - timedelta(days=20 - i)
+        Incident.objects.create(
+            service=tiktok,
+            level=Level.OK,
+            max_level=Level.OUTAGE,
+            started_at=start,
+            ended_at=start + timedelta(minutes=20 * (i + 1)),
+            peak_at=start,
+            peak_reports=40,
+            peak_expected=4,
+        )
+    cache.clear()
+    page.goto(live_server.url + "/tiktok/")
+    assert page.get_by_role("heading", name="When will it be back?").is_visible()
+    assert page.get_by_test_id("outlook").inner_text().startswith("Likely over by")
+    works = page.get_by_test_id("alternatives")
+    assert works.inner_text() == "What works instead: Instagram has no problems right now."
+    works.get_by_role("link", name="Instagram").click()
+    page.wait_for_url("**/instagram/")
+    page.go_back()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    page.get_by_test_id("outlook").scroll_into_view_if_needed()
+    shot(page, f"service-outlook-{viewport}")
+    assert watch.errors == [] and watch.foreign == []
