@@ -50,6 +50,8 @@ bench: $(VENV)/.installed-dev services
 loadtest: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/loadtest.py
 
+# One JSON line: detection quality on simulated series (plain and with real streams'
+# behaviours) and NAB scores on the five real series in bench/realdata; no services needed.
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py
 
