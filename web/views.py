@@ -154,6 +154,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
             category=service.get_category_display(),
         ),
         "past_incidents": selectors.incidents_past(service_id=service.id),
+        "country_choices": sorted(countries().items(), key=lambda item: item[1]),
         "comments": report_recent_comments(service_id=service.id),
     }
     return render(request, "web/service_detail.html", context)

@@ -256,8 +256,57 @@
     });
   }
 
+  // Is it just me: the visitor's country is chosen here, in the browser, so that the page
+  // itself stays the same for everyone (and cacheable); the numbers come from one cached answer.
+  function visitorCountry(select) {
+    var saved = (document.cookie.match(/(?:^|; )or_country=([A-Z]{2})/) || [])[1];
+    var fromLanguage = (navigator.languages || [navigator.language || ""]).map(function (tag) {
+      return (tag.split("-")[1] || "").toUpperCase();
+    }).filter(function (code) { return code.length === 2; })[0];
+    var pick = saved || fromLanguage || "";
+    return select.querySelector('option[value="' + pick + '"]') ? pick : "";
+  }
+  function justMeText(name, level, country, row) {
+    var where = country.name;
+    if (row && row.reports >= 5 && row.ratio >= 2) {
+      return "Reports about " + name + " from " + where + " are " + Math.round(row.ratio) +
+        " \u00d7 usual: it\u2019s not just you.";
+    }
+    if (row && row.all_reports >= 20 && row.all_ratio >= 2) {
+      return "Many services have more reports than usual from " + where + " (" +
+        Math.round(row.all_ratio) + " \u00d7 usual): it may be your network or a wider problem in " +
+        where + ", not " + name + " alone.";
+    }
+    if (level !== "ok") {
+      return "Few reports about " + name + " from " + where + ", but " + name +
+        " has problems elsewhere: it may reach you too.";
+    }
+    return "Few reports about " + name + " from " + where +
+      ": the problem may be on your side \u2014 check your connection.";
+  }
+  function justMe(root, slug, win) {
+    var box = root.querySelector("[data-just-me]");
+    if (!box) return;
+    var select = box.querySelector("select"), out = box.querySelector("[data-testid=just-me]");
+    var name = box.dataset.serviceName;
+    box.hidden = false;
+    function show() {
+      var code = select.value;
+      if (!code) return;
+      var label = select.options[select.selectedIndex].textContent;
+      getJSON("/api/v1/services/" + slug + "/just-me?window=" + win).then(function (data) {
+        var row = data.countries.filter(function (c) { return c.country === code; })[0];
+        out.textContent = justMeText(name, data.level, { code: code, name: label }, row);
+      }).catch(function () { out.textContent = "Could not load the reports just now."; });
+    }
+    select.value = visitorCountry(select);
+    select.addEventListener("change", show);
+    every(show);
+  }
+
   function servicePage(root) {
     var slug = root.dataset.slug, win = root.dataset.window;
+    justMe(root, slug, win);
     var range = "24h", area = "world";
     var chart = root.querySelector("[data-chart=trend] .chart-canvas");
     var trendTable = root.querySelector("[data-table=trend]");

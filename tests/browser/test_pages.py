@@ -201,3 +201,29 @@ def test_when_it_is_back_and_what_works_instead(viewport, request, live_server, 
     page.get_by_test_id("outlook").scroll_into_view_if_needed()
     shot(page, f"service-outlook-{viewport}")
     assert watch.errors == [] and watch.foreign == []
+
+
+def test_is_it_just_me_follows_the_browser_language_and_the_choice(browser, live_server, data):
+    from urllib.parse import urlsplit
+
+    from tests.browser.conftest import PHONE, PageWatch
+
+    context = browser.new_context(viewport=PHONE, locale="pt-BR")
+    page = context.new_page()
+    watch = PageWatch(urlsplit(live_server.url).netloc)
+    page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
+    page.goto(live_server.url + "/tiktok/")
+    said = page.get_by_test_id("just-me")
+    # Brazil from pt-BR: the page data's Brazilian spike.
+    expect(said).to_contain_text("Reports about TikTok from Brazil are")
+    expect(said).to_contain_text("it\u2019s not just you")
+    assert page.get_by_label("Your country").input_value() == "BR"
+    said.scroll_into_view_if_needed()
+    shot(page, "service-just-me-phone")
+    page.get_by_label("Your country").select_option("FR")
+    expect(said).to_have_text(
+        "Few reports about TikTok from France, but TikTok has problems elsewhere: it may reach "
+        "you too."
+    )
+    assert watch.errors == []
+    context.close()

@@ -26,8 +26,9 @@ from common.api import (
     query_params,
     read_responses,
 )
-from common.regions import countries
+from common.regions import countries, country_name
 from common.time import floor_minute
+from outages import selectors
 from outages.models import PROBLEM_LABELS, Level, Service
 from web.api.shared import (
     BucketSerializer,
@@ -365,6 +366,83 @@ class ServiceProblemsApi(ReadApi):
                 "service": service.slug,
                 "window": window,
                 "problems": self.OutputSerializer(rows, many=True).data,
+            }
+        )
+
+
+class ServiceJustMeApi(ReadApi):
+    """GET /api/v1/services/<slug>/just-me?window=1h: for every country, the service's reports
+    there against the usual, beside all services' reports there against theirs. One answer for
+    everyone (cached): the page picks the visitor's country in the browser."""
+
+    class InputSerializer(serializers.Serializer):
+        window = window_field()
+
+    @extend_schema_serializer(component_name="JustMeCountry")
+    class CountrySerializer(serializers.Serializer):
+        country = serializers.CharField(help_text="ISO 3166-1 alpha-2")
+        name = serializers.CharField()
+        reports = serializers.IntegerField(help_text="about this service, in the window")
+        expected = serializers.FloatField(help_text="what this service usually gets there")
+        ratio = serializers.FloatField(help_text="reports relative to usual")
+        all_reports = serializers.IntegerField(help_text="about every service, in the window")
+        all_expected = serializers.FloatField()
+        all_ratio = serializers.FloatField(
+            help_text="every service's reports there relative to usual: a network or regional "
+            "problem raises many services at once"
+        )
+
+    @extend_schema(
+        summary="Is it just me: the service's reports per country beside all services' there",
+        operation_id="service_just_me",
+        parameters=[InputSerializer],
+        responses=read_responses(
+            inline_serializer(
+                "ServiceJustMe",
+                {
+                    "service": serializers.CharField(),
+                    "service_name": serializers.CharField(),
+                    "level": serializers.ChoiceField(choices=Level.choices),
+                    "window": serializers.CharField(),
+                    "countries": CountrySerializer(many=True),
+                },
+            ),
+            404,
+        ),
+    )
+    @cached_read
+    def get(self, request: Request, slug: str) -> Response:
+        window = query_params(self.InputSerializer, request)["window"]
+        service = get_object_or_404(Service, slug=slug)
+        now = timezone.now()
+        mine = {
+            r.code: r
+            for r in heatmaps.service_heatmap(service_id=service.id, window=window, now=now)
+        }
+        everyone = {r.code: r for r in heatmaps.world_heatmap(window=window, now=now)}
+        row = selectors.service_row(slug=slug)
+        rows = []
+        for code in sorted(set(mine) | set(everyone)):
+            own, all_ = mine.get(code), everyone.get(code)
+            rows.append(
+                {
+                    "country": code,
+                    "name": country_name(code),
+                    "reports": own.reports if own else 0,
+                    "expected": own.expected if own else 0.0,
+                    "ratio": own.ratio if own else 0.0,
+                    "all_reports": all_.reports if all_ else 0,
+                    "all_expected": all_.expected if all_ else 0.0,
+                    "all_ratio": all_.ratio if all_ else 0.0,
+                }
+            )
+        return Response(
+            {
+                "service": service.slug,
+                "service_name": service.name,
+                "level": row.level if row else Level.OK,
+                "window": window,
+                "countries": self.CountrySerializer(rows, many=True).data,
             }
         )
 

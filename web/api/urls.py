@@ -29,6 +29,11 @@ urlpatterns = [
         name="api_service_heatmap",
     ),
     path(
+        "services/<slug:slug>/just-me",
+        trends.ServiceJustMeApi.as_view(),
+        name="api_service_just_me",
+    ),
+    path(
         "services/<slug:slug>/problems",
         trends.ServiceProblemsApi.as_view(),
         name="api_service_problems",
