@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 
 from common.cache import cached, detection_pass_id, minute_key
+from common.text import query_problems
 from common.time import floor_minute
 
 # Proxies may serve a page this long past its minute while they fetch the next one, and this
@@ -71,6 +72,13 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
+        unusable = query_problems(request.GET.lists())
+        if unusable:
+            # Before the cache key (and the page, which may show a search) quotes them.
+            return HttpResponseBadRequest(
+                "".join(f"{name}: {' '.join(m)}\n" for name, m in unusable.items()),
+                content_type="text/plain; charset=utf-8",
+            )
         now = timezone.now()
 
         def compute() -> CachedPage:
