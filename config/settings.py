@@ -224,7 +224,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Crowdsourced outage reports: services and their level, report trends against the "
         "expected count, regional heatmaps, problems, incidents and webhooks. Timestamps are "
-        "ISO 8601 UTC. Errors share one shape: {error, message, fields}."
+        "ISO 8601 UTC. Errors share one shape: {error, message, fields}. No text may hold "
+        "NUL or a lone surrogate; an empty query parameter is an error, not its default."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
