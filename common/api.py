@@ -6,8 +6,9 @@
 single field is at fault.
 
 The shared plumbing of every API view, intake's and the read API's alike: that error shape and
-its exception handler, the throttles, the CSV and GeoJSON renderers, and the base views (a
-public read with its content-hash ETag; a token holder's call, never cached).
+its exception handler, strict request bodies and the schema that says so, the
+throttles, the CSV and GeoJSON renderers, and the base views (a public read with its
+content-hash ETag; a token holder's call, never cached).
 """
 
 import csv
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -38,6 +40,7 @@ from rest_framework.views import APIView
 
 from common.cache import cached, detection_pass_id, minute_key
 from common.http import client_ip
+from common.text import echo_safe, field_name, query_problems
 
 logger = logging.getLogger(__name__)
 
@@ -48,29 +51,36 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+EMPTY_PARAMETER = "Must not be empty: leave the parameter out for its default."
+
+
 def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    # Names and messages may quote what the client sent: made encodable (error_body) so that
+    # answering a lone surrogate never fails in the renderer.
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(flatten(value, name))
+            out.update(flatten(value, echo_safe(name)))
     elif isinstance(detail, list) and detail and all(isinstance(d, str) for d in detail):
-        out[prefix or "non_field_errors"] = [str(d) for d in detail]
+        out[prefix or "non_field_errors"] = [echo_safe(str(d)) for d in detail]
     elif isinstance(detail, list):
         for i, value in enumerate(detail):
             if value:
                 out.update(flatten(value, f"{prefix}[{i}]"))
     else:
-        out[prefix or "non_field_errors"] = [str(detail)]
+        out[prefix or "non_field_errors"] = [echo_safe(str(detail))]
     return out
 
 
 def error_body(
     *, code: str, message: str, fields: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": code, "message": message}
+    body: dict[str, Any] = {"error": code, "message": echo_safe(message)}
     if fields:
-        body["fields"] = fields
+        body["fields"] = {
+            echo_safe(name): [echo_safe(m) for m in messages] for name, messages in fields.items()
+        }
     return body
 
 
@@ -135,6 +145,75 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message=str(exc.detail),
         headers=headers,
     )
+
+
+# A request body that may hold only its declared fields: an unknown one (a misspelt
+# `countries`) is an error, not silently dropped. The schema says so with
+# `additionalProperties: false` (AutoSchema below). A comment, not a docstring: the schema
+# would take a docstring as the description of every body.
+class StrictInputSerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = {field_name(k): ["Unknown field."] for k in data if k not in self.fields}
+            if unknown:
+                raise exceptions.ValidationError(unknown)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only. DRF's BooleanField also takes "yes", "on", 1 and more, which
+    the schema's boolean does not admit."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")  # fail() raises
+
+
+# Letter case is free: the code is upper-cased before it is checked against ISO 3166-1.
+COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}$"
+
+
+def country_code_field(**kwargs: Any) -> serializers.RegexField:
+    kwargs.setdefault("help_text", "ISO 3166-1 alpha-2, in any letter case")
+    return serializers.RegexField(COUNTRY_CODE_PATTERN, **kwargs)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, closing the request bodies that StrictInputSerializer
+    closes."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictInputSerializer):
+            schema["additionalProperties"] = False
+        return schema
+
+
+# gunicorn refuses a request line over its limit_request_line (4094 bytes; nginx in front,
+# over 8 KiB) before the application sees it, with its own small HTML page.
+REQUEST_LINE_TOO_LONG = {
+    "description": "Request line (path and query) too long: refused by the server before the "
+    "application, as a short HTML page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+def schema_postprocess(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Responses that come from below the views, documented on every operation they can answer:
+    the server's 414, and the 413 of reports.middleware for every request with a body."""
+    too_large = {
+        "description": "Body too large.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("414", REQUEST_LINE_TOO_LONG)
+            if "requestBody" in operation:
+                responses.setdefault("413", too_large)
+    return result
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -241,6 +320,8 @@ class _Negotiation(DefaultContentNegotiation):
     def select_renderer(
         self, request: Request, renderers: Any, format_suffix: str | None = None
     ) -> Any:
+        if request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) == "":
+            raise exceptions.ValidationError({"format": [EMPTY_PARAMETER]})
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except Http404:
@@ -255,6 +336,13 @@ class ReadApi(APIView):
     throttle_classes = [AnonReadThrottle, TokenThrottle]
     content_negotiation_class = _Negotiation
     renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Refused before the cache key, a lookup or an error message quotes them.
+        errors = query_problems(request.query_params.lists())
+        if errors:
+            raise exceptions.ValidationError(errors)
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc: Exception) -> Response:
         # Errors are always JSON, even when the client asked for CSV or GeoJSON.
@@ -299,6 +387,15 @@ def query_params(
     serializer_class: type[serializers.Serializer], request: Request
 ) -> dict[str, Any]:
     checked = serializer_class(data=request.query_params)
+    # DRF reads `?window=` as an absent parameter and serves the default; the schema (an enum,
+    # a date-time, minLength) does not admit an empty value, so neither does the API.
+    empty = {
+        name: [EMPTY_PARAMETER]
+        for name, _ in checked.fields.items()
+        if name in request.query_params and request.query_params[name] == ""
+    }
+    if empty:
+        raise exceptions.ValidationError(empty)
     checked.is_valid(raise_exception=True)
     return dict(checked.validated_data)
 

@@ -287,10 +287,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.api.AutoSchema",
 }
 
 # Read API throttling (Django cache = Redis, so limits hold across web workers). Rates are
@@ -307,12 +307,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Crowdsourced outage reports: services and their level, report trends against the "
         "expected count, regional heatmaps, problems, incidents and webhooks. Timestamps are "
-        "ISO 8601 UTC. Errors share one shape: {error, message, fields}."
+        "ISO 8601 UTC. Errors share one shape: {error, message, fields}. No text may hold "
+        "NUL or a lone surrogate; an empty query parameter is an error, not its default."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.api.schema_postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "outages.models.Level",
         "DeliveryStatusEnum": "outages.models.DeliveryStatus",

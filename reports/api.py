@@ -10,9 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ErrorSerializer, PayloadTooLarge
+from common.api import ErrorSerializer, PayloadTooLarge, StrictInputSerializer, country_code_field
 from common.http import client_ip
 from common.regions import country_name, subdivision_name
+from common.text import field_name, text_problem
+from outages.models import PROBLEM_LABELS
 from outages.selectors import service_info, service_infos
 from reports.abuse import rate_limit_retry_after
 from reports.models import Report, Source
@@ -57,16 +59,31 @@ def report_output(report: Report, service_slug: str) -> dict[str, Any]:
     }
 
 
+# ISO 3166-2: the country's code, a hyphen and one to three letters or digits; the country
+# prefix may be left out. Empty (allow_blank) means none.
+SUBDIVISION_PATTERN = r"^([A-Za-z]{2}-)?[A-Za-z0-9]{1,3}$"
+
+
 # Documentation of the intake for the OpenAPI schema. Validation itself is
-# reports.validation.clean_report (fast, shared with the form and the batch), not these.
-class ReportInputSerializer(serializers.Serializer):
-    service = serializers.SlugField(help_text="service slug, e.g. tiktok")
-    problem = serializers.CharField(help_text="one of the service's problem codes")
-    country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2")
-    subdivision = serializers.CharField(
-        required=False, max_length=6, help_text="ISO 3166-2 within the country, e.g. US-CA"
+# reports.validation.clean_report (fast, shared with the form and the batch), not these; the
+# schema states what it enforces (patterns, enum, lengths, no other fields).
+class ReportInputSerializer(StrictInputSerializer):
+    service = serializers.SlugField(help_text="service slug, e.g. tiktok (any letter case)")
+    problem = serializers.ChoiceField(
+        choices=list(PROBLEM_LABELS),
+        help_text="one of the problem codes the service offers (any letter case)",
     )
-    comment = serializers.CharField(required=False, max_length=280, allow_blank=True)
+    country = country_code_field()
+    subdivision = serializers.RegexField(
+        SUBDIVISION_PATTERN,
+        required=False,
+        allow_blank=True,
+        max_length=6,
+        help_text="ISO 3166-2 within the country, e.g. US-CA or CA (any letter case)",
+    )
+    comment = serializers.CharField(
+        required=False, max_length=280, allow_blank=True, help_text="plain text, no NUL"
+    )
 
 
 class ReportOutputSerializer(serializers.Serializer):
@@ -94,12 +111,24 @@ class ReportNotCountedSerializer(serializers.Serializer):
 
 class BatchItemSerializer(ReportInputSerializer):
     client_id = serializers.CharField(
-        required=False, max_length=128, help_text="your anonymous id of the reporting user"
+        required=False,
+        max_length=128,
+        allow_blank=True,
+        help_text="your anonymous id of the reporting user",
     )
 
 
-class BatchInputSerializer(serializers.Serializer):
-    reports = BatchItemSerializer(many=True, help_text="1 to BATCH_MAX_REPORTS (10,000) items")
+class BatchInputSerializer(StrictInputSerializer):
+    def get_fields(self) -> dict[str, Any]:
+        # Built when the schema is, so its maxItems is the limit configured now.
+        fields = super().get_fields()
+        fields["reports"] = serializers.ListField(
+            child=BatchItemSerializer(),
+            min_length=1,
+            max_length=settings.BATCH_MAX_REPORTS,
+            help_text="1 to BATCH_MAX_REPORTS (default 10,000) reports",
+        )
+        return fields
 
 
 class BatchOutputSerializer(serializers.Serializer):
@@ -144,7 +173,10 @@ class ReportCreateApi(APIView):
             raise exceptions.Throttled(wait=retry_after)
         data = request_data(request)
         slug = data.get("service") if isinstance(data, dict) else None
-        services = service_info(slug=slug) if isinstance(slug, str) and slug else {}
+        # Only a slug the database can be asked about; clean_report words the error otherwise.
+        services = {}
+        if isinstance(slug, str) and slug and text_problem(slug) is None:
+            services = service_info(slug=slug)
         clean, errors = clean_report(data, services)
         if clean is None:
             raise exceptions.ValidationError(errors)
@@ -191,6 +223,9 @@ class ReportBatchCreateApi(APIView):
         data = request_data(request)
         if not isinstance(data, dict) or not isinstance(data.get("reports"), list):
             raise exceptions.ValidationError({"reports": ["Expected a list of report objects."]})
+        unknown = {field_name(k): ["Unknown field."] for k in data if k != "reports"}
+        if unknown:
+            raise exceptions.ValidationError(unknown)
         items = data["reports"]
         limit = settings.BATCH_MAX_REPORTS
         if not items:
@@ -210,6 +245,9 @@ class ReportBatchCreateApi(APIView):
             client_id = item.get("client_id", "") if isinstance(item, dict) else ""
             if not isinstance(client_id, str) or len(client_id) > 128:
                 item_errors["client_id"] = ["Must be a string of at most 128 characters."]
+            elif unstorable := text_problem(client_id):
+                # It is hashed as UTF-8 into the client key.
+                item_errors["client_id"] = [unstorable]
             if item_errors or report is None:
                 bad += 1
                 if len(errors) < MAX_ITEM_ERRORS:

@@ -1,4 +1,6 @@
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -6,10 +8,22 @@ from django.http import HttpRequest, HttpResponse
 
 from common.api import error_json
 
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
+
+def body_limit(method: str, path: str) -> int | None:
+    """The most bytes a request may send, or None where no cap of ours applies."""
+    if method not in ("POST", "PUT", "PATCH") or path.startswith(f"/{settings.ADMIN_PATH}"):
+        return None
+    if path.rstrip("/").endswith("/reports/batch"):
+        return int(settings.BATCH_MAX_BODY)
+    return int(settings.REPORT_MAX_BODY)
+
+
+def too_large(path: str, limit: int) -> HttpResponse:
     message = f"Request body too large: at most {limit} bytes."
-    if request.path.startswith("/api/"):
+    if path.startswith("/api/"):
         return error_json(
             status_code=413, code="too_large", message=message, fields={"body": [message]}
         )
@@ -22,25 +36,54 @@ class RequestSizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def limit_for(self, request: HttpRequest) -> int:
-        if request.path.rstrip("/").endswith("/reports/batch"):
-            return int(settings.BATCH_MAX_BODY)
-        return int(settings.REPORT_MAX_BODY)
-
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        admin = f"/{settings.ADMIN_PATH}"
-        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith(admin):
-            limit = self.limit_for(request)
+        limit = body_limit(request.method or "", request.path)
+        if limit is not None:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
             if length > limit:
-                return _too_large(request, limit)
+                return too_large(request.path, limit)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        # A chunked body has no Content-Length; Django stops reading it at the global cap.
+        # Django refuses to read a body above DATA_UPLOAD_MAX_MEMORY_SIZE (admin uploads).
         if isinstance(exception, RequestDataTooBig):
-            return _too_large(request, int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+            return too_large(request.path, int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
         return None
+
+
+class ChunkedBodyMiddleware:
+    """WSGI middleware giving a chunked request body the length Django needs to read it.
+
+    A body sent with `Transfer-Encoding: chunked` has no Content-Length. gunicorn decodes the
+    chunks into wsgi.input but, having no length to give, leaves CONTENT_LENGTH unset, and
+    Django reads a body of unknown length as empty: a valid report was answered "field
+    required". Here such a body is read up to the path's cap (one byte more tells an
+    oversized one, refused with the same 413 as a long Content-Length) and handed on with its
+    length. Only where the server marks its input as ending at the body's end
+    (wsgi.input_terminated, which gunicorn sets): elsewhere reading to the end could block.
+    nginx in front already buffers chunked bodies into a Content-Length.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            path = environ.get("PATH_INFO", "")
+            limit = body_limit(environ.get("REQUEST_METHOD", ""), path)
+            if limit is None:
+                limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            body = environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                response = too_large(path, limit)
+                start_response(
+                    f"{response.status_code} {response.reason_phrase}", list(response.items())
+                )
+                return [response.content]
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)

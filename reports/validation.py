@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.regions import countries, subdivisions
+from common.text import field_name, text_problem
 from outages.models import PROBLEM_LABELS
 from outages.selectors import ServiceInfo
 
@@ -37,7 +38,8 @@ def clean_report(
     errors: Errors = {}
     for key in data:
         if key not in FIELDS and key not in extra_fields:
-            errors[str(key)] = ["Unknown field."]
+            # The name is echoed back, so it must be encodable itself.
+            errors[field_name(key)] = ["Unknown field."]
     values: dict[str, str] = {}
     for key in FIELDS:
         value = data.get(key)
@@ -48,8 +50,18 @@ def clean_report(
         elif not isinstance(value, str):
             errors[key] = ["Must be a string."]
             values[key] = ""
-        else:
+        elif unstorable := text_problem(value):
+            # Checked first: the rules below look the value up and quote it in their errors.
+            errors[key] = [unstorable]
+            values[key] = ""
+        elif key == "comment":
+            if len(value) > COMMENT_MAX:
+                # The raw length, as the schema's maxLength counts it.
+                errors[key] = [f"At most {COMMENT_MAX} characters (got {len(value)})."]
             values[key] = value.strip()
+        else:
+            # Codes are exact tokens: what the schema's patterns admit, no padding.
+            values[key] = value
 
     service = None
     if values["service"]:
@@ -84,10 +96,6 @@ def clean_report(
             errors["subdivision"] = [f"Subdivision '{subdivision}' is not in country '{country}'."]
 
     comment = values["comment"]
-    if len(comment) > COMMENT_MAX:
-        errors["comment"] = [f"At most {COMMENT_MAX} characters (got {len(comment)})."]
-    elif "\x00" in comment:
-        errors["comment"] = ["Must not contain NUL characters."]
 
     if errors or service is None:
         return None, errors

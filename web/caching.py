@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from common.cache import cached, detection_pass_id, minute_key
 from common.middleware import DATABASE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER
+from common.text import query_problems
 from common.time import floor_minute
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,13 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
+        unusable = query_problems(request.GET.lists())
+        if unusable:
+            # Before the cache key (and the page, which may show a search) quotes them.
+            return HttpResponseBadRequest(
+                "".join(f"{name}: {' '.join(m)}\n" for name, m in unusable.items()),
+                content_type="text/plain; charset=utf-8",
+            )
         now = timezone.now()
 
         def compute() -> CachedPage:

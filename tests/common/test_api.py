@@ -3,6 +3,7 @@
 import pytest
 
 from analytics.models import MinuteCount
+from common.api import error_body
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,78 @@ def test_a_bad_token_is_401(api, data):
     api.credentials(HTTP_AUTHORIZATION="Token nope")
     r = api.get("/api/v1/services")
     assert r.status_code == 401 and r.json()["error"] == "authentication_failed"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/heatmap?window=", "window"),
+        ("/api/v1/services?q=", "q"),
+        ("/api/v1/services?category=&level=ok", "category"),
+        ("/api/v1/services/tiktok/trend?country=", "country"),
+        ("/api/v1/services/tiktok/trend?range=", "range"),
+        ("/api/v1/services/tiktok/heatmap?country=&level=country", "country"),
+        ("/api/v1/services/tiktok/problems?window=1h&window=", "window"),
+        ("/api/v1/outages?cursor=", "cursor"),
+        ("/api/v1/outages?until=", "until"),
+        ("/api/v1/outages?limit=", "limit"),
+        ("/api/v1/regions/US/services?window=", "window"),
+        ("/api/v1/services?format=", "format"),
+    ],
+)
+def test_an_empty_parameter_is_refused_naming_it(api, data, path, parameter):
+    # The schema admits no empty value (an enum, a date-time, a pattern); DRF would read one as
+    # an absent parameter and quietly serve the default.
+    r = api.get(path)
+    assert r.status_code == 400, r.content
+    assert r.json()["error"] == "invalid"
+    assert r.json()["fields"][parameter] == [
+        "Must not be empty: leave the parameter out for its default."
+    ]
+
+
+# Django decodes a query string with the charset named in the request's Content-Type: with
+# UTF-7, "%2B2AA-" is a lone surrogate, which no UTF-8 response or cache key can hold.
+UTF7 = {"content-type": "text/plain; charset=utf-7"}
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "message"),
+    [
+        (
+            "/api/v1/heatmap?window=%2B2AA-",
+            "window",
+            "Surrogate characters are not allowed: U+D800.",
+        ),
+        ("/api/v1/services?q=%2B2AA-", "q", "Surrogate characters are not allowed: U+D800."),
+        (
+            "/api/v1/outages?service=%2B2AA-",
+            "service",
+            "Surrogate characters are not allowed: U+D800.",
+        ),
+        ("/api/v1/services?utm=%2B2AA-", "utm", "Surrogate characters are not allowed: U+D800."),
+        ("/api/v1/services?%2B2AA-=1", "\\ud800", "Surrogate characters are not allowed: U+D800."),
+        ("/api/v1/services?q=a%00b", "q", "Null characters are not allowed."),
+        (
+            "/api/v1/services/tiktok/trend?problem=%00",
+            "problem",
+            "Null characters are not allowed.",
+        ),
+        ("/api/v1/outages?cursor=%00", "cursor", "Null characters are not allowed."),
+    ],
+)
+def test_a_parameter_that_cannot_be_echoed_is_refused_naming_it(
+    client, data, path, parameter, message
+):
+    r = client.get(path, headers=UTF7)
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"] == {parameter: [message]}
+
+
+def test_the_error_shape_spells_out_what_it_cannot_encode():
+    body = error_body(code="invalid", message="bad \ud800", fields={"\udfffx": ["'\ud800' no"]})
+    assert body == {
+        "error": "invalid",
+        "message": "bad \\ud800",
+        "fields": {"\\udfffx": ["'\\ud800' no"]},
+    }

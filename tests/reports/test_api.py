@@ -198,3 +198,77 @@ def test_get_is_not_allowed(api, tiktok):
     r = api.get(URL)
     assert r.status_code == 405
     assert r.json()["error"] == "method_not_allowed"
+
+
+# What a client can send but neither PostgreSQL nor a UTF-8 response can hold: a lone
+# surrogate (json.dumps writes it as the escape "\ud800", as any client would) and NUL.
+UNSTORABLE = [
+    ("\ud800", "Surrogate characters are not allowed: U+D800."),
+    ("tik\x00tok", "Null characters are not allowed."),
+]
+
+
+@pytest.mark.parametrize("field", ["service", "problem", "country", "subdivision", "comment"])
+@pytest.mark.parametrize(("text", "message"), UNSTORABLE)
+def test_it_refuses_text_it_cannot_store_naming_the_field(api, tiktok, field, text, message):
+    r = post(api, {"service": "tiktok", "problem": "login", "country": "US", field: text})
+    assert r.status_code == 400, r.content
+    assert r.json()["error"] == "invalid"
+    assert r.json()["fields"][field] == [message]
+    assert Report.objects.count() == 0
+
+
+def test_it_names_an_unknown_field_whose_name_is_a_lone_surrogate(api, tiktok):
+    r = post(api, {"service": "tiktok", "problem": "login", "country": "US", "\ud800x": 1})
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"] == {"\\ud800x": ["Unknown field."]}
+
+
+def nested(depth):
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5000,
+        '{"service": ' + "[" * 4000 + "]" * 4000 + "}",
+        # Well under the interpreter's recursion limit, over the parser's own bound.
+        json.dumps(
+            {"service": "tiktok", "problem": "login", "country": "US", "comment": nested(40)}
+        ),
+    ],
+    ids=["unclosed", "closed", "moderate"],
+)
+def test_it_refuses_json_nested_too_deeply(api, tiktok, body):
+    r = api.post(URL, data=body, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert r.json()["error"] == "malformed_body"
+    assert r.json()["fields"]["body"] == ["JSON nested too deeply: at most 32 levels."]
+    assert Report.objects.count() == 0
+
+
+def test_nesting_within_the_bound_reaches_validation(api, tiktok):
+    body = {"service": "tiktok", "problem": "login", "country": "US", "comment": nested(31)}
+    r = post(api, body)
+    assert r.status_code == 400
+    assert r.json()["fields"] == {"comment": ["Must be a string."]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("service", " tiktok"),
+        ("country", "US "),
+        ("subdivision", "\tCA"),
+        ("comment", "x" * 280 + " "),
+    ],
+)
+def test_it_takes_values_exactly_as_the_schema_admits_them(api, tiktok, field, value):
+    # The schema's patterns and maxLength admit no padding, so the API does not trim it away.
+    r = post(api, {"service": "tiktok", "problem": "login", "country": "US", field: value})
+    assert r.status_code == 400, r.content
+    assert field in r.json()["fields"]

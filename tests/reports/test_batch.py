@@ -134,3 +134,36 @@ def test_a_failed_write_leaves_nothing(token_api, tiktok, monkeypatch):
     with pytest.raises(DataError):
         post(token_api, {"reports": [item()] * 20})
     assert Report.objects.count() == 0
+
+
+@pytest.mark.parametrize("field", ["client_id", "comment", "service"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("\ud800", "Surrogate characters are not allowed: U+D800."),
+        ("a\x00b", "Null characters are not allowed."),
+    ],
+)
+def test_it_refuses_text_it_cannot_store_naming_the_item(token_api, tiktok, field, text, message):
+    r = post(token_api, {"reports": [item(), item(**{field: text})]})
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"] == {f"reports[1].{field}": [message]}
+    assert Report.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 5000, '{"reports": [' + "[" * 40 + "]" * 40 + "]}"],
+    ids=["unclosed", "moderate"],
+)
+def test_it_refuses_json_nested_too_deeply(token_api, tiktok, body):
+    r = token_api.post(URL, data=body, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"]["body"] == ["JSON nested too deeply: at most 32 levels."]
+
+
+def test_it_names_an_unknown_top_level_field(token_api, tiktok):
+    r = post(token_api, {"reports": [item()], "report": [item()], "\udfff": 1})
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"] == {"report": ["Unknown field."], "\\udfff": ["Unknown field."]}
+    assert Report.objects.count() == 0

@@ -156,3 +156,19 @@ def test_other_processes_see_a_pass_within_the_memo(monkeypatch):
     now = time.monotonic()
     monkeypatch.setattr(common_cache.time, "monotonic", lambda: now + 1.01)
     assert detection_pass_id() == "the-next-pass"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        # Decoded with the Content-Type's UTF-7: a lone surrogate, as the search box shows it.
+        ("q=%2B2AA-", "q: Surrogate characters are not allowed: U+D800."),
+        ("%2B2AA-=1", "\\ud800: Surrogate characters are not allowed: U+D800."),
+        ("q=a%00b", "q: Null characters are not allowed."),
+    ],
+)
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_refuses_a_parameter_it_could_not_key_or_show(client, data, path, query, message):
+    r = client.get(f"{path}?{query}", headers={"content-type": "text/plain; charset=utf-7"})
+    assert r.status_code == 400
+    assert r.content.decode() == message + "\n"

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     extend_schema,
@@ -24,6 +25,7 @@ from common.api import (
     CSVRenderer,
     ReadApi,
     cached_read,
+    country_code_field,
     errors,
     format_parameter,
     query_params,
@@ -33,6 +35,8 @@ from outages import selectors, webhooks
 from outages.models import Level, Service
 from outages.outlook import BASES
 from web.api.shared import (
+    EARLIEST,
+    LATEST,
     BucketSerializer,
     IncidentSummarySerializer,
     TimestampField,
@@ -87,12 +91,23 @@ class IncidentCursorPagination(CursorPagination):
     max_page_size = 500
 
     def decode_cursor(self, request: Request) -> Any:
+        invalid = exceptions.ValidationError(
+            {"cursor": ["Invalid cursor: use the next or previous link as given."]}
+        )
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {"cursor": ["Invalid cursor: use the next or previous link as given."]}
-            ) from None
+            raise invalid from None
+        # DRF checks the offset and direction but hands the position (the last row's
+        # started_at) to the query as it came: anything but an aware timestamp would fail there.
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(str(cursor.position))
+            except ValueError:
+                position = None
+            if position is None or position.tzinfo is None or not EARLIEST <= position < LATEST:
+                raise invalid
+        return cursor
 
 
 class IncidentListApi(ReadApi):
@@ -117,8 +132,8 @@ class IncidentListApi(ReadApi):
 
     class InputSerializer(serializers.Serializer):
         service = serializers.SlugField(required=False, help_text="a service slug")
-        country = serializers.CharField(
-            required=False, max_length=2, help_text="incidents scoped to this country"
+        country = country_code_field(
+            required=False, help_text="incidents scoped to this country (ISO 3166-1 alpha-2)"
         )
         status = serializers.ChoiceField(choices=["open", "resolved"], required=False)
         since = TimestampField(required=False, help_text="started at or after")

@@ -11,7 +11,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api import TokenApi, errors
+from common.api import (
+    StrictBooleanField,
+    StrictInputSerializer,
+    TokenApi,
+    country_code_field,
+    errors,
+)
 from common.regions import countries
 from outages import selectors, services, webhooks
 from outages.models import Level, Service, Subscription
@@ -39,20 +45,20 @@ class SubscriptionWithSecretSerializer(SubscriptionOutputSerializer):
     )
 
 
-class SubscriptionInputSerializer(serializers.Serializer):
+class SubscriptionInputSerializer(StrictInputSerializer):
     url = serializers.URLField(max_length=500, help_text="http(s) URL that receives the POSTs")
     services = serializers.ListField(
         child=serializers.SlugField(), required=False, default=list, max_length=500
     )
     countries = serializers.ListField(
-        child=serializers.CharField(max_length=2), required=False, default=list, max_length=300
+        child=country_code_field(), required=False, default=list, max_length=300
     )
     min_level = serializers.ChoiceField(
         choices=[Level.POSSIBLE, Level.OUTAGE],
         default=Level.OUTAGE,
         help_text="notify about incidents that reached at least this level",
     )
-    active = serializers.BooleanField(default=True)
+    active = StrictBooleanField(default=True)
 
     def validate_url(self, value: str) -> str:
         problem = webhooks.webhook_url_problem(value)
@@ -77,7 +83,7 @@ class SubscriptionInputSerializer(serializers.Serializer):
 
 
 class SubscriptionUpdateSerializer(SubscriptionInputSerializer):
-    rotate_secret = serializers.BooleanField(
+    rotate_secret = StrictBooleanField(
         default=False, help_text="issue a new secret (returned in the response)"
     )
 

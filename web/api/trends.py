@@ -8,7 +8,12 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -16,11 +21,13 @@ from rest_framework.response import Response
 
 from analytics.selectors import heatmaps, problems, trends
 from common.api import (
+    COUNTRY_CODE_PATTERN,
     NOT_MODIFIED,
     CSVRenderer,
     GeoJSONRenderer,
     ReadApi,
     cached_read,
+    country_code_field,
     errors,
     format_parameter,
     query_params,
@@ -70,9 +77,7 @@ class ServiceTrendApi(ReadApi):
         from_ = TimestampField(required=False, help_text="start (aligned down to the bucket)")
         to = TimestampField(required=False, help_text="end, exclusive; default now")
         bucket = serializers.ChoiceField(choices=list(trends.BUCKETS), required=False)
-        country = serializers.CharField(
-            required=False, default="", max_length=2, help_text="ISO 3166-1 alpha-2"
-        )
+        country = country_code_field(required=False, default="")
         problem = serializers.ChoiceField(choices=list(PROBLEM_LABELS), required=False, default="")
 
         def get_fields(self) -> dict[str, Any]:
@@ -270,11 +275,10 @@ class ServiceHeatmapApi(ReadApi):
     class InputSerializer(serializers.Serializer):
         window = window_field()
         level = serializers.ChoiceField(choices=["country", "subdivision"], default="country")
-        country = serializers.CharField(
+        country = country_code_field(
             required=False,
             default="",
-            max_length=2,
-            help_text="required with level=subdivision",
+            help_text="ISO 3166-1 alpha-2, in any letter case; required with level=subdivision",
         )
 
         def validate_country(self, value: str) -> str:
@@ -466,7 +470,16 @@ class RegionServicesApi(ReadApi):
     @extend_schema(
         summary="Services people in one country report now",
         operation_id="region_services",
-        parameters=[InputSerializer],
+        parameters=[
+            OpenApiParameter(
+                "country",
+                str,
+                OpenApiParameter.PATH,
+                pattern=COUNTRY_CODE_PATTERN,
+                description="ISO 3166-1 alpha-2, in any letter case",
+            ),
+            InputSerializer,
+        ],
         responses=read_responses(
             inline_serializer(
                 "RegionServices",

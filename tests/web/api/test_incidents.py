@@ -1,5 +1,6 @@
 """Incidents in the read API: open ones, the paginated list (and CSV), one incident, feeds."""
 
+import base64
 import csv
 import io
 from datetime import timedelta
@@ -62,6 +63,42 @@ def test_outages_filters_and_cursor_pagination(api, data, tiktok, gmail):
 def test_outage_list_errors_name_the_parameter(api, data, query, field):
     r = api.get(f"/api/v1/outages?{query}")
     assert r.status_code == 400 and field in r.json()["fields"]
+
+
+def cursor(query):
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "p=garbage",
+        "p=%00",
+        "p=\x00",
+        "p=2024-01-01 00:00:00",  # no offset: a naive time
+        "p=2024-01-01 00:00:00+99:00",
+        "p=0001-01-01 00:00:00-05:00",
+        "o=-1&p=2024-01-01 00:00:00+00:00",
+        "r=x",
+    ],
+)
+def test_a_crafted_cursor_is_refused_naming_it(api, data, gmail, query):
+    _resolved(gmail, 1)
+    r = api.get("/api/v1/outages", {"cursor": cursor(query)})
+    assert r.status_code == 400, r.content
+    assert r.json()["fields"] == {
+        "cursor": ["Invalid cursor: use the next or previous link as given."]
+    }
+
+
+def test_a_cursor_as_given_still_pages(api, data, gmail):
+    for d in range(1, 4):
+        _resolved(gmail, d)
+    first = api.get("/api/v1/outages?limit=2").json()
+    second = api.get(first["next"])
+    assert second.status_code == 200, second.content
+    seen = [o["id"] for o in first["results"] + second.json()["results"]]
+    assert len(seen) == len(set(seen)) == 4
 
 
 def test_outages_as_csv_with_a_link_to_the_next_page(api, data, gmail):

@@ -1,6 +1,8 @@
 """Webhook subscriptions through the API: tokens only, the lifecycle, errors naming the field,
 and deliveries with every attempt."""
 
+import json
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -62,11 +64,31 @@ def test_subscription_lifecycle(bot_api, tiktok, token_api):
         ({"url": "https://example.com", "services": ["nope"]}, "services"),
         ({"url": "https://example.com", "countries": ["XX"]}, "countries"),
         ({"url": "https://example.com", "min_level": "ok"}, "min_level"),
+        ({"url": "https://example.com", "countries": ["U1"]}, "countries.0"),
+        # Fields the schema does not declare (additionalProperties: false) are refused, not
+        # dropped: a misspelt filter would otherwise subscribe to everything.
+        ({"url": "https://example.com", "country": ["BR"]}, "country"),
+        ({"url": "https://example.com", "\ud800": 1}, "\\ud800"),
+        # JSON booleans only, as the schema says; DRF alone would take "yes" or 1.
+        ({"url": "https://example.com", "active": "yes"}, "active"),
+        ({"url": "https://example.com", "active": 1}, "active"),
+        ({"url": "https://example.com/\ud800"}, "url"),
     ],
 )
 def test_bad_subscriptions_name_the_field(bot_api, tiktok, body, field):
-    r = bot_api.post("/api/v1/subscriptions", body, format="json")
+    # json.dumps, which escapes a lone surrogate as a client would; DRF's test renderer cannot.
+    r = bot_api.post("/api/v1/subscriptions", json.dumps(body), content_type="application/json")
     assert r.status_code == 400 and field in r.json()["fields"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"rotate_secret": "true"}, "rotate_secret"), ({"min_levle": "possible"}, "min_levle")],
+)
+def test_bad_changes_name_the_field(bot_api, tiktok, body, field):
+    sid = bot_api.post("/api/v1/subscriptions", {"url": "https://example.com"}, format="json")
+    r = bot_api.patch(f"/api/v1/subscriptions/{sid.json()['id']}", body, format="json")
+    assert r.status_code == 400 and field in r.json()["fields"], r.content
 
 
 def test_deliveries_show_every_attempt(bot_api, owner, tiktok, receiver):
