@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web import views
+from web import embeds, views
 
 urlpatterns = [
     # Liveness is /healthz (config/urls.py): the process answers, and touches nothing else.
@@ -8,5 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("map/", views.live_map, name="live_map"),
     path("region/<str:country>/", views.region, name="region"),
+    path("oembed", embeds.oembed, name="oembed"),
     path("<slug:slug>/", views.service_detail, name="service_detail"),
+    path("<slug:slug>/badge.svg", embeds.badge, name="badge"),
+    path("<slug:slug>/embed/", embeds.embed, name="embed"),
 ]

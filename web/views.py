@@ -3,6 +3,7 @@ renders; nothing here computes what the API does not also show."""
 
 from datetime import datetime
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
@@ -18,6 +19,7 @@ from outages.models import Category, Service
 from outages.selectors import IncidentRow
 from reports.selectors import report_recent_comments
 from web.caching import public_page
+from web.embeds import badge_width, embed_snippets
 from web.health import readiness
 from web.summaries import delayed_since, service_summary
 from web.wording import delayed_text, history_text, outlook_text
@@ -155,6 +157,9 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "past_incidents": selectors.incidents_past(service_id=service.id),
         "country_choices": sorted(countries().items(), key=lambda item: item[1]),
+        "snippets": embed_snippets(slug=service.slug, name=service.name),
+        "site_url": settings.SITE_URL,
+        "badge_width": badge_width(name=service.name, level=row.level),
         "comments": report_recent_comments(service_id=service.id),
     }
     return render(request, "web/service_detail.html", context)

@@ -227,3 +227,34 @@ def test_is_it_just_me_follows_the_browser_language_and_the_choice(browser, live
     )
     assert watch.errors == []
     context.close()
+
+
+def test_the_one_line_embed_shows_the_card_on_another_site(desktop, live_server, data, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    page, watch = desktop
+    # Another site: a server of its own on another port (another origin), whose page holds our
+    # script tag and badge and nothing else of ours.
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><html lang='en'><title>A blog</title><link rel='icon' href='data:,'>"
+        "<h1>Our status</h1>"
+        f"<script src='{live_server.url}/static/js/embed.js' data-service='tiktok'></script>"
+        f"<p><img src='{live_server.url}/tiktok/badge.svg' alt='TikTok status'></p>"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://localhost:{other.server_address[1]}/")
+        card = page.frame_locator("iframe[title='tiktok status']")
+        expect(card.get_by_role("heading", level=1)).to_contain_text(
+            "User reports indicate problems at TikTok"
+        )
+        expect(card.get_by_role("link", name="TikTok status and reports")).to_be_visible()
+        assert page.locator("img").evaluate("img => img.naturalWidth") > 0  # the badge drew
+        shot(page, "embed-elsewhere")
+    finally:
+        other.shutdown()
+    assert watch.errors == []

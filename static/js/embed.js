@@ -1,0 +1,16 @@
+// One-line embed: <script src="https://<site>/static/js/embed.js" data-service="tiktok" async>.
+// Puts the status card in an iframe where the script tag is; everything comes from this site.
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  if (!me || !me.dataset.service) return;
+  var origin = new URL(me.src).origin;
+  var frame = document.createElement("iframe");
+  frame.src = origin + "/" + encodeURIComponent(me.dataset.service) + "/embed/";
+  frame.title = me.dataset.service + " status";
+  frame.width = "360";
+  frame.height = "190";
+  frame.loading = "lazy";
+  frame.setAttribute("frameborder", "0");
+  me.parentNode.insertBefore(frame, me);
+})();
