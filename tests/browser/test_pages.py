@@ -164,8 +164,8 @@ def test_the_api_viewers_and_the_admin_load_under_the_policy(desktop, live_serve
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_when_it_is_back_and_what_works_instead(viewport, request, live_server, data, tiktok):
-    from outages.models import Incident, Level
     from outages.services import service_upsert
+    from tests.incidents import history_add
 
     page, watch = request.getfixturevalue(viewport)
     service_upsert(
@@ -175,18 +175,7 @@ def test_when_it_is_back_and_what_works_instead(viewport, request, live_server, 
         home_url="https://www.instagram.com",
         problems=["app"],
     )
-    for i in range(12):
-        start = data - timedelta(days=20 - i)
-        Incident.objects.create(
-            service=tiktok,
-            level=Level.OK,
-            max_level=Level.OUTAGE,
-            started_at=start,
-            ended_at=start + timedelta(minutes=20 * (i + 1)),
-            peak_at=start,
-            peak_reports=40,
-            peak_expected=4,
-        )
+    history_add(tiktok, before=data, minutes=[20 * (i + 1) for i in range(12)])
     cache.clear()
     page.goto(live_server.url + "/tiktok/")
     assert page.get_by_role("heading", name="When will it be back?").is_visible()

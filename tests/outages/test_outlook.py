@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outages.models import Incident, Level, Service
+from outages.models import Incident, Service
 from outages.outlook import MIN_INCIDENTS, conformal_bound, outlook
 from outages.selectors import incident_outlook, service_outlook
 from outages.webhooks import incident_payload
+from tests.incidents import history_add, incident_add
 
 # Now, to the minute: notifications compute the outlook at the moment they are sent.
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -75,37 +76,17 @@ def test_leave_one_out_the_ranges_hold_half_and_nine_in_ten_at_every_age() -> No
         assert 0.88 <= inside[0.9] / trials <= 0.95, age
 
 
-def _past(service: Service, minutes: list[int], *, country: str = "") -> None:
-    for i, m in enumerate(minutes):
-        start = NOW - timedelta(days=30 - i)
-        Incident.objects.create(
-            service=service,
-            country=country,
-            level=Level.OK,
-            max_level=Level.OUTAGE,
-            started_at=start,
-            ended_at=start + timedelta(minutes=m),
-            peak_at=start,
-            peak_reports=50,
-            peak_expected=5,
-        )
-
-
 @pytest.mark.django_db
 def test_the_outlook_of_an_open_incident_from_its_service_then_its_category(
     tiktok: Service, gmail: Service
 ) -> None:
-    _past(gmail, [30] * 12)  # another category: only in the "every service" group
-    _past(tiktok, [10, 20, 30, 40, 50, 60, 70, 80, 90])  # nine: not enough alone
-    open_one = Incident.objects.create(
-        service=tiktok,
-        level=Level.OUTAGE,
-        max_level=Level.OUTAGE,
-        started_at=NOW - timedelta(minutes=15),
-        peak_at=NOW,
-        peak_reports=50,
-        peak_expected=5,
-    )
+    history_add(
+        gmail, before=NOW, minutes=[30] * 12
+    )  # another category: only in the "every service" group
+    history_add(
+        tiktok, before=NOW, minutes=[10, 20, 30, 40, 50, 60, 70, 80, 90]
+    )  # nine: not enough alone
+    open_one = incident_add(tiktok, started_at=NOW - timedelta(minutes=15))
     fallback = incident_outlook(incident=open_one, now=NOW)
     assert fallback is not None
     assert fallback.basis == "all"
@@ -114,7 +95,7 @@ def test_the_outlook_of_an_open_incident_from_its_service_then_its_category(
     assert service_outlook(service=tiktok) is not None  # also from every service
     Incident.objects.filter(service=gmail).delete()
     assert incident_outlook(incident=open_one, now=NOW) is None  # 8 longer than its age
-    _past(tiktok, [100, 110, 120])
+    history_add(tiktok, before=NOW - timedelta(days=10), minutes=[100, 110, 120])
     got = incident_outlook(incident=open_one, now=NOW)
     assert got is not None
     assert got.basis == "service"

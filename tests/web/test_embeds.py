@@ -36,18 +36,10 @@ def test_the_badge_says_the_level_in_words_with_its_colour(client, data):
 
 def test_the_badge_has_a_country_variant(client, data, tiktok):
     from outages.models import Incident, Level
+    from tests.incidents import incident_add
 
     Incident.objects.filter(service=tiktok).update(ended_at=data)  # the worldwide one is over
-    Incident.objects.create(
-        service=tiktok,
-        country="BR",
-        level=Level.POSSIBLE,
-        max_level=Level.POSSIBLE,
-        started_at=data,
-        peak_at=data,
-        peak_reports=5,
-        peak_expected=1,
-    )
+    incident_add(tiktok, started_at=data, country="BR", level=Level.POSSIBLE)
     from django.core.cache import cache
 
     cache.clear()

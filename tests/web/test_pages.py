@@ -109,26 +109,13 @@ def test_favicon_ico_points_at_the_site_icon(client):
 
 
 def test_service_page_says_when_an_incident_is_likely_over_or_that_it_cannot(client, data, tiktok):
-    from datetime import timedelta
-
-    from outages.models import Incident, Level
+    from tests.incidents import history_add
 
     body = client.get("/tiktok/").content.decode()
     assert "When will it be back?" in body
     assert "Not enough history to say when it will be back." in body
     assert "Not enough past outages to say how long TikTok outages last." in body
-    for i in range(12):
-        start = data - timedelta(days=20 - i)
-        Incident.objects.create(
-            service=tiktok,
-            level=Level.OK,
-            max_level=Level.OUTAGE,
-            started_at=start,
-            ended_at=start + timedelta(minutes=60 * (i + 1)),
-            peak_at=start,
-            peak_reports=40,
-            peak_expected=4,
-        )
+    history_add(tiktok, before=data, minutes=[60 * (i + 1) for i in range(12)])
     from django.core.cache import cache
 
     cache.clear()  # pages are kept for the minute
@@ -145,8 +132,8 @@ def test_service_page_says_when_an_incident_is_likely_over_or_that_it_cannot(cli
 def test_what_works_instead_lists_same_category_services_without_problems(client, data, tiktok):
     from django.core.cache import cache
 
-    from outages.models import Incident, Level
     from outages.services import service_upsert
+    from tests.incidents import incident_add
 
     def social(slug: str, name: str):
         return service_upsert(
@@ -160,15 +147,7 @@ def test_what_works_instead_lists_same_category_services_without_problems(client
     social("instagram", "Instagram")
     youtube = social("youtube", "YouTube")
     reddit = social("reddit", "Reddit")
-    Incident.objects.create(  # Reddit has problems of its own: not an alternative
-        service=reddit,
-        level=Level.OUTAGE,
-        max_level=Level.OUTAGE,
-        started_at=data,
-        peak_at=data,
-        peak_reports=9,
-        peak_expected=1,
-    )
+    incident_add(reddit, started_at=data)  # problems of its own: not an alternative
     cache.clear()
     body = client.get("/tiktok/").content.decode()
     assert (
@@ -182,16 +161,7 @@ def test_what_works_instead_lists_same_category_services_without_problems(client
     assert detail["alternatives"][0]["url"].endswith("/api/v1/services/instagram")
     # A YouTube problem in Brazil only does not take it off the list of a worldwide incident,
     # but does for a TikTok incident in Brazil.
-    Incident.objects.create(
-        service=youtube,
-        country="BR",
-        level=Level.OUTAGE,
-        max_level=Level.OUTAGE,
-        started_at=data,
-        peak_at=data,
-        peak_reports=9,
-        peak_expected=1,
-    )
+    incident_add(youtube, started_at=data, country="BR")
     worldwide = selectors.alternatives(service_id=tiktok.id, category="social")
     in_brazil = selectors.alternatives(service_id=tiktok.id, category="social", country="BR")
     assert [r.slug for r in worldwide] == ["instagram", "youtube"]
