@@ -53,6 +53,22 @@ def call(port, method, path, body=None, headers=None):
         conn.close()
 
 
+def post_reports(front, n: int) -> list[tuple[int, dict[str, str]]]:
+    """The same report posted n times, each claiming another address in X-Forwarded-For."""
+    report = json.dumps({"service": "tiktok", "problem": "upload", "country": "BR"}).encode()
+    answers = []
+    for i in range(n):
+        status, headers, _ = call(
+            front,
+            "POST",
+            "/api/v1/reports",
+            body=report,
+            headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{i}"},
+        )
+        answers.append((status, headers))
+    return answers
+
+
 def test_public_pages_are_kept_and_the_api_and_posts_are_not(front, data, settings):
     status, headers, first = call(front, "GET", "/tiktok/")
     assert status == 200 and headers["X-Cache"] == "MISS"
@@ -64,18 +80,9 @@ def test_public_pages_are_kept_and_the_api_and_posts_are_not(front, data, settin
         assert status == 200 and headers["X-Cache"] != "HIT"
 
     settings.RATE_LIMIT_REPORTS = 100
-    report = json.dumps({"service": "tiktok", "problem": "upload", "country": "BR"}).encode()
-    codes = []
-    for i in range(2):
-        status, headers, _ = call(
-            front,
-            "POST",
-            "/api/v1/reports",
-            body=report,
-            headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{i}"},
-        )
-        codes.append(status)
-        assert headers.get("X-Cache") != "HIT"
+    answers = post_reports(front, 2)
+    codes = [status for status, _ in answers]
+    assert all(headers.get("X-Cache") != "HIT" for _, headers in answers)
     # Both reached the app: the first is counted, the second is the same client's repeat.
     assert codes[0] == 201 and codes[1] in (200, 201)
 
@@ -90,16 +97,6 @@ def test_behind_it_a_client_cannot_choose_its_own_address(front, tiktok, setting
     # As compose runs web behind nginx: one trusted hop, the address nginx saw.
     settings.TRUSTED_PROXY_COUNT = 1
     settings.RATE_LIMIT_REPORTS = 2
-    report = json.dumps({"service": "tiktok", "problem": "upload", "country": "BR"}).encode()
-    codes = []
-    for i in range(3):
-        status, _, _ = call(
-            front,
-            "POST",
-            "/api/v1/reports",
-            body=report,
-            headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{i}"},
-        )
-        codes.append(status)
+    codes = [status for status, _ in post_reports(front, 3)]
     # Three made-up addresses, one client: its third request is over the limit.
     assert codes == [201, 200, 429]
