@@ -17,6 +17,7 @@ from outages import selectors
 from outages.models import Category, Service
 from outages.selectors import IncidentRow
 from reports.selectors import report_recent_comments
+from web.api_docs import api_reference
 from web.caching import public_page
 from web.health import readiness
 from web.summaries import delayed_since, service_summary
@@ -222,3 +223,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return error_json(status_code=404, code="not_found", message="Not found.")
     return page_not_found(request, exception or Http404())
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/api_docs.html", {"ref": api_reference()})
