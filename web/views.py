@@ -3,9 +3,11 @@ renders; nothing here computes what the API does not also show."""
 
 from datetime import datetime
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.defaults import page_not_found
@@ -227,3 +229,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def api_docs(request: HttpRequest) -> HttpResponse:
     return render(request, "web/api_docs.html", {"ref": api_reference()})
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    # The API is for programs (its reference page is for people); everything else may be read.
+    sitemap = settings.SITE_URL + reverse("sitemap") if settings.SITE_URL else None
+    lines = [
+        "User-agent: *",
+        "Allow: /api/v1/docs",
+        "Disallow: /api/",
+        f"Sitemap: {sitemap or request.build_absolute_uri(reverse('sitemap'))}",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
