@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 
-.PHONY: run test lint bench bench-detect bench-outlook loadtest services clean docker-check
+.PHONY: run test lint bench bench-detect bench-outlook loadtest services clean docker-check audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m mypy .
 	$(VENV)/bin/lint-imports --no-cache
 
-test: $(VENV)/.installed-dev services lint docker-check
+# axe-core (the browser tests) and Lighthouse (make audit), from npm; Node from Debian.
+node_modules/.installed: package.json
+	./scripts/ensure-node.sh
+	npm install --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed-dev services node_modules/.installed lint docker-check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
 
 # Each script prints one JSON line: intake (HTTP, COPY), analytics (rollup, detection), then
@@ -62,5 +68,11 @@ bench-outlook: $(VENV)/.installed-dev
 docker-check:
 	./docker/check.sh
 
+# Lighthouse on every page, desktop and phone, against a server with the test page data; one
+# JSON document with each page's four category scores and layout shift.
+audit: $(VENV)/.installed-dev services node_modules/.installed
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CHROME_PATH=/usr/bin/chromium \
+		$(PY) bench/audit.py
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -145,6 +146,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "reports.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before (so after, on the way out) everything that writes a body; never a response with
+    # a secret on it (BREACH, see common/compression.py).
+    "common.compression.PublicGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "common.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

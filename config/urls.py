@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from web import views
+from web.sitemaps import SITEMAPS
 
 # Unmatched /api/ paths answer in the API's error shape.
 handler404 = "web.views.not_found"
@@ -12,6 +14,8 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("web.api.urls")),
     path("", include("reports.urls")),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.defaults import page_not_found
@@ -18,6 +19,7 @@ from outages import selectors
 from outages.models import Category, Service
 from outages.selectors import IncidentRow
 from reports.selectors import report_recent_comments
+from web.api_docs import api_reference
 from web.caching import public_page
 from web.embeds import badge_width, embed_snippets
 from web.health import readiness
@@ -227,3 +229,19 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return error_json(status_code=404, code="not_found", message="Not found.")
     return page_not_found(request, exception or Http404())
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/api_docs.html", {"ref": api_reference()})
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    # The API is for programs (its reference page is for people); everything else may be read.
+    sitemap = settings.SITE_URL + reverse("sitemap") if settings.SITE_URL else None
+    lines = [
+        "User-agent: *",
+        "Allow: /api/v1/docs",
+        "Disallow: /api/",
+        f"Sitemap: {sitemap or request.build_absolute_uri(reverse('sitemap'))}",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")

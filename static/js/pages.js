@@ -78,9 +78,10 @@
 
   // ------------------------------------------------------------------ report chart
   function drawTrend(canvas, data) {
-    // Drawn at the figure's own width, so labels keep their size on a phone.
-    var W = Math.max(300, Math.min(960, canvas.parentNode.clientWidth || 720));
-    var H = W < 500 ? 200 : 260, L = 40, R = 8, T = 10, B = 28;
+    // Drawn at the box's own size, so labels keep their size on a phone; the stylesheet sets
+    // that size before the script runs, so drawing shifts nothing on the page.
+    var W = Math.max(300, Math.min(960, canvas.clientWidth || 720));
+    var H = canvas.clientHeight || (W < 500 ? 200 : 260), L = 40, R = 8, T = 10, B = 28;
     var buckets = data.buckets;
     var n = buckets.length;
     var top = 0;
@@ -106,7 +107,9 @@
     buckets.forEach(function (b, i) {
       if ((n - 1 - i) % every_ !== 0) return;
       var label = data.range === "7d" ? dayHhmm(b.t) : hhmm(b.t);
-      svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, root).textContent = label;
+      // The newest label ends at its bucket: centred, it would run past the right edge.
+      var anchor = i === n - 1 ? "end" : "middle";
+      svg("text", { x: i === n - 1 ? W - R : x(i), y: H - 8, "text-anchor": anchor }, root).textContent = label;
     });
     // The usual range as a band, drawn where a baseline exists.
     var hi = [], lo = [], exp = [], thr = [];
@@ -149,10 +152,14 @@
   function drawMap(canvas, geo, rows, opts) {
     var byCode = {};
     rows.forEach(function (r) { byCode[r.code] = r; });
+    // With countries to select, the map is a group of links (an image's content is out of a
+    // screen reader's reach); without, one image with its summary.
     var root = svg("svg", {
-      viewBox: "0 0 " + geo.width + " " + geo.height, role: "img",
+      viewBox: "0 0 " + geo.width + " " + geo.height, role: opts.onSelect ? "group" : "img",
       "aria-label": opts.label + " The table below lists the same numbers."
     });
+    // The box keeps the geometry's shape before and after drawing (no layout shift).
+    canvas.style.aspectRatio = geo.width + " / " + geo.height;
     geo.features.forEach(function (f) {
       var r = byCode[f.code];
       var path = svg("path", { d: f.d, fill: r ? colour(r.ratio) : NO_DATA, "data-code": f.code }, root);
@@ -172,20 +179,6 @@
     canvas.replaceChildren(root);
   }
 
-  function drawLegend(node) {
-    if (!node || node.childElementCount) return;
-    var labels = ["under 1.5×", "1.5–2×", "2–4×", "4–8×", "8× or more"];
-    html("span", {}, "Reports relative to usual:", node);
-    COLOURS.forEach(function (c, i) {
-      var item = html("span", {}, null, node);
-      html("span", { "class": "swatch" }, null, item, { background: c });
-      item.appendChild(document.createTextNode(labels[i]));
-    });
-    var none = html("span", {}, null, node);
-    html("span", { "class": "swatch" }, null, none, { background: NO_DATA });
-    none.appendChild(document.createTextNode("no reports"));
-  }
-
   function fillRegionTable(table, rows, href) {
     var body = table.tBodies[0];
     body.replaceChildren();
@@ -193,13 +186,14 @@
       html("td", { colspan: "4" }, "No reports in this window.", html("tr", {}, null, body));
       return;
     }
+    var first = table.dataset.regionLabel || "Region";
     rows.slice(0, 15).forEach(function (r) {
       var tr = html("tr", {}, null, body);
-      var th = html("th", { scope: "row" }, null, tr);
+      var th = html("th", { scope: "row", "data-label": first }, null, tr);
       if (href) html("a", { href: href(r) }, r.name, th); else th.textContent = r.name;
-      html("td", {}, String(r.reports), tr);
-      html("td", {}, fixed(r.expected, 1), tr);
-      html("td", {}, fixed(r.ratio, 1) + "×", tr);
+      html("td", { "data-label": "Reports" }, String(r.reports), tr);
+      html("td", { "data-label": "Usually" }, fixed(r.expected, 1), tr);
+      html("td", { "data-label": "Relative to usual" }, fixed(r.ratio, 1) + "×", tr);
     });
   }
 
@@ -289,7 +283,6 @@
     if (!box) return;
     var select = box.querySelector("select"), out = box.querySelector("[data-testid=just-me]");
     var name = box.dataset.serviceName;
-    box.hidden = false;
     function show() {
       var code = select.value;
       if (!code) return;
@@ -314,9 +307,6 @@
     var regionTable = root.querySelector("[data-table=regions]");
     var rangeButtons = root.querySelectorAll(".range-switch button");
     var areaButtons = root.querySelectorAll(".map-switch button");
-    root.querySelector(".range-switch").hidden = false;
-    root.querySelector(".map-switch").hidden = false;
-    drawLegend(mapFig.querySelector("[data-legend]"));
 
     function press(buttons, attr, value) {
       buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset[attr] === value)); });
@@ -396,7 +386,6 @@
   function mapPage(root) {
     var fig = root.querySelector("[data-map=world]");
     var table = root.querySelector("[data-table=regions]");
-    drawLegend(fig.querySelector("[data-legend]"));
     every(function () {
       Promise.all([
         getJSON("/api/v1/heatmap?window=" + root.dataset.window), loadGeometry(fig.dataset.geometry),
@@ -435,11 +424,11 @@
           }
           data.services.forEach(function (s) {
             var tr = html("tr", {}, null, body);
-            html("a", { href: "/" + s.slug + "/" }, s.name, html("th", { scope: "row" }, null, tr));
-            html("td", {}, null, tr).appendChild(statusBadge(s));
-            html("td", {}, String(s.reports), tr);
-            html("td", {}, fixed(s.expected, 1), tr);
-            html("td", {}, fixed(s.ratio, 1) + "×", tr);
+            html("a", { href: "/" + s.slug + "/" }, s.name, html("th", { scope: "row", "data-label": "Service" }, null, tr));
+            html("td", { "data-label": "Status" }, null, tr).appendChild(statusBadge(s));
+            html("td", { "data-label": "Reports" }, String(s.reports), tr);
+            html("td", { "data-label": "Usually" }, fixed(s.expected, 1), tr);
+            html("td", { "data-label": "Relative to usual" }, fixed(s.ratio, 1) + "×", tr);
           });
         }).catch(console.warn);
     });

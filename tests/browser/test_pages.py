@@ -147,7 +147,7 @@ def test_delayed_data_stays_delayed_after_the_live_refresh(desktop, live_server,
 def test_the_api_viewers_and_the_admin_load_under_the_policy(desktop, live_server, data):
     # A Content-Security-Policy violation is a console error: PageWatch fails on it.
     page, watch = desktop
-    page.goto(live_server.url + "/api/v1/docs")
+    page.goto(live_server.url + "/api/v1/swagger")
     page.wait_for_selector(".swagger-ui .opblock", state="attached")
     shot(page, "api-docs")
     page.goto(live_server.url + "/admin/login/")

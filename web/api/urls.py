@@ -7,7 +7,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from web import feeds
+from web import feeds, views
 from web.api import incidents, services, subscriptions, trends
 from web.caching import public_page
 
@@ -71,10 +71,12 @@ urlpatterns = [
         name="api_subscription_deliveries",
     ),
     path("schema", SpectacularAPIView.as_view(), name="api_schema"),
+    # The reference as a plain page (web/api_docs.py); the interactive viewers beside it.
+    path("docs", views.api_docs, name="api_docs"),
     path(
-        "docs",
+        "swagger",
         swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
-        name="api_docs",
+        name="api_swagger",
     ),
     path(
         "redoc",

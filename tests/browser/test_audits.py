@@ -1,0 +1,133 @@
+"""axe-core, the accessibility rules no one here wrote, on every page at desktop and phone
+sizes. axe.min.js comes from node_modules (make node_modules installs it); its script is
+evaluated in the page through the DevTools protocol, which the page's Content-Security-Policy
+does not govern, so the policy under test stays as strict as it is."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import DESKTOP, PHONE, open_page, shot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+# Each page as a visitor first sees it, with what its script draws (wait_for) in place.
+PAGES = {
+    "home": ("/", ".service-card"),
+    "service": ("/tiktok/", "[data-map=service] svg path"),
+    "map": ("/map/", "[data-map=world] svg path"),
+    "region": ("/region/BR/", "[data-table=region-services] tbody tr"),
+    "report": ("/tiktok/report", "form.report-form"),
+    "thanks": ("/tiktok/report/thanks", "h1"),
+    "api-docs": ("/api/v1/docs", "h1"),
+}
+# WCAG 2.2 A and AA and axe's best practices (landmarks, heading order, ...).
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def axe_violations(page) -> list[dict]:
+    page.evaluate(AXE.read_text())
+    return page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))",
+        TAGS,
+    )
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_axe_finds_no_violation(browser, live_server, data, name, size):
+    if not AXE.exists():
+        pytest.skip(f"no {AXE} (make node_modules installs axe-core)")
+    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    try:
+        path, ready = PAGES[name]
+        page.goto(live_server.url + path)
+        page.wait_for_selector(ready, state="attached")
+        page.wait_for_load_state("networkidle")
+        shot(page, f"audit-{name}-{size}")
+        violations = axe_violations(page)
+        assert violations == [], violations
+        assert watch.errors == [] and watch.foreign == [], (watch.errors, watch.foreign)
+    finally:
+        context.close()
+
+
+CHART_EDGES = """() => {
+    const svg = document.querySelector('[data-chart=trend] svg');
+    const box = svg.getBoundingClientRect();
+    const labels = [...svg.querySelectorAll('text')].map(t => t.getBoundingClientRect());
+    const lastX = sel => {
+        const pts = svg.querySelector(sel).getAttribute('points').trim().split(' ');
+        return Number(pts[pts.length - 1].split(',')[0]);
+    };
+    return {
+        clipped: labels.filter(r => r.right > box.right + 0.5 || r.left < box.left - 0.5).length,
+        threshold_end: lastX('.threshold'), reports_end: lastX('.reports-line'),
+    };
+}"""
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_chart_keeps_its_labels_and_threshold_to_the_edge(browser, live_server, data, size):
+    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    try:
+        page.goto(live_server.url + "/tiktok/")
+        page.wait_for_selector("[data-chart=trend] svg .threshold", state="attached")
+        edges = page.evaluate(CHART_EDGES)
+        assert edges["clipped"] == 0, edges
+        assert edges["threshold_end"] == edges["reports_end"], edges
+    finally:
+        context.close()
+
+
+BOX_HEIGHTS = (
+    "sel => [...document.querySelectorAll(sel)]"
+    ".map(n => Math.round(n.getBoundingClientRect().height))"
+)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("path", ["/map/", "/tiktok/"])
+def test_the_boxes_have_their_size_before_the_script_draws(browser, live_server, data, path, size):
+    # Layout shift: what the script draws into must not grow the page when it arrives.
+    viewport = DESKTOP if size == "desktop" else PHONE
+    context, page, watch = open_page(browser, live_server, viewport)
+    try:
+        page.route("**/static/js/pages.js", lambda route: route.abort())
+        page.goto(live_server.url + path)
+        before = page.evaluate(BOX_HEIGHTS, ".map-canvas, .chart-canvas, main")
+        page.unroute("**/static/js/pages.js")
+        page.goto(live_server.url + path)
+        page.wait_for_selector("[data-map] svg path", state="attached")
+        page.wait_for_load_state("networkidle")
+        after = page.evaluate(BOX_HEIGHTS, ".map-canvas, .chart-canvas, main")
+        assert [abs(a - b) <= 1 for a, b in zip(before, after, strict=True)] == [True] * len(
+            before
+        ), (before, after)
+    finally:
+        context.close()
+
+
+def test_on_a_phone_tables_stack_and_the_address_is_clear_of_the_button(phone, live_server, data):
+    page, watch = phone
+    for path in ("/tiktok/", "/map/", "/region/BR/"):
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        wide = page.evaluate(
+            "() => [...document.querySelectorAll('.table-wrap')]"
+            ".filter(w => w.offsetParent && w.scrollWidth > w.clientWidth + 1).length"
+        )
+        assert wide == 0, path
+    page.goto(live_server.url + "/tiktok/")
+    gap = page.evaluate(
+        "() => { const b = document.querySelector('.actions .button').getBoundingClientRect();"
+        " const a = document.querySelector('.actions .home-url').getBoundingClientRect();"
+        " return Math.max(a.left - b.right, a.top - b.bottom, b.left - a.right); }"
+    )
+    assert gap >= 8, gap
+    assert watch.errors == []

@@ -1,0 +1,42 @@
+"""The sitemap (/sitemap.xml, linked from /robots.txt): the pages worth a search engine's
+visit — home, the live map, every service and every country."""
+
+from django.contrib.sitemaps import Sitemap
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from common.regions import countries
+from outages.models import Service
+
+
+class PageSitemap(Sitemap[str]):
+    changefreq = "always"
+
+    def items(self) -> list[str]:
+        return ["home", "live_map", "api_docs"]
+
+    def location(self, item: str) -> str:
+        return reverse(item)
+
+
+class ServiceSitemap(Sitemap[Service]):
+    changefreq = "always"
+
+    def items(self) -> QuerySet[Service]:
+        return Service.objects.order_by("slug")
+
+    def location(self, item: Service) -> str:
+        return reverse("service_detail", args=[item.slug])
+
+
+class RegionSitemap(Sitemap[str]):
+    changefreq = "hourly"
+
+    def items(self) -> list[str]:
+        return sorted(countries())
+
+    def location(self, item: str) -> str:
+        return reverse("region", args=[item])
+
+
+SITEMAPS = {"pages": PageSitemap, "services": ServiceSitemap, "regions": RegionSitemap}
