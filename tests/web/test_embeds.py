@@ -83,3 +83,36 @@ def test_oembed_describes_a_service_page_as_a_rich_card(client, data):
     assert client.get("/oembed", {"url": "https://elsewhere.example/tiktok/"}).status_code == 404
     assert client.get("/oembed", {"url": f"{settings.SITE_URL}/map/"}).status_code == 404
     assert client.get("/oembed", {"url": url, "format": "xml"}).status_code == 501
+
+
+def test_a_shared_service_link_says_the_status_in_words(client, data):
+    from html.parser import HTMLParser
+
+    class Meta(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.meta: dict[str, str] = {}
+            self.oembed = ""
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "meta" and ("property" in a or "name" in a):
+                self.meta[a.get("property") or a["name"]] = a.get("content", "")
+            if tag == "link" and a.get("type") == "application/json+oembed":
+                self.oembed = a["href"]
+
+    parser = Meta()
+    parser.feed(client.get("/tiktok/").content.decode())
+    title = parser.meta["og:title"]
+    assert title.startswith("User reports indicate problems at TikTok since ")
+    assert title.endswith(" UTC")
+    assert parser.meta["twitter:title"] == title
+    assert parser.meta["twitter:card"] == "summary"
+    assert parser.meta["og:url"] == f"{settings.SITE_URL}/tiktok/"
+    assert parser.meta["og:site_name"] == settings.SITE_NAME
+    # The oEmbed link it advertises answers with the card.
+    path = parser.oembed.removeprefix(settings.SITE_URL)
+    assert client.get(path).json()["html"].startswith("<iframe")
+    parser = Meta()
+    parser.feed(client.get("/gmail/").content.decode())
+    assert parser.meta["og:title"] == "No current problems at Gmail"
