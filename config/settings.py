@@ -250,6 +250,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "detect": {"task": "analytics.tasks.detect_task", "schedule": on_the_clock(30, offset=2)},
     "baseline": {"task": "analytics.tasks.baseline_task", "schedule": 3600.0},
     "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
+    # Announcements whose hand-over to the broker failed (it was down) go out once it is back.
+    # A sweep that waited longer than the interval is dropped: the next one does its work.
+    "outbox": {
+        "task": "outages.tasks.outbox_sweep_task",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
 }
 if DEMO_TRICKLE:
     CELERY_BEAT_SCHEDULE["demo-trickle"] = {

@@ -11,6 +11,7 @@ from common import cache as common_cache
 from common.logs import warn_every_reset
 from config.celery import app as celery_app
 from outages.models import Service
+from outages.outbox import outbox_breaker_reset
 from outages.services import service_upsert
 from reports.abuse import abuse_state_reset
 from tests import pagedata
@@ -29,15 +30,18 @@ def _plain_static_storage(settings) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     # Abuse-control state lives in the real Redis test database; start each test clean.
-    # So does each process's fallback for when Redis is down, and the log's repeat counts.
+    # So do each process's fallbacks for when Redis or the broker is down, and the log's
+    # repeat counts.
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
     abuse_state_reset()
+    outbox_breaker_reset()
     warn_every_reset()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
     abuse_state_reset()
+    outbox_breaker_reset()
     warn_every_reset()
 
 
