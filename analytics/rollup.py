@@ -123,7 +123,7 @@ def _minute_sql(*, upsert: bool) -> str:
         INSERT INTO {target} (service_id, minute, country, subdivision, problem, count)
         SELECT service_id, {minute} AS m, country, subdivision, problem, count(*)
         FROM {Report._meta.db_table}
-        WHERE created_at >= %s AND created_at < %s
+        WHERE created_at >= %s AND created_at < %s AND counted
         GROUP BY service_id, m, country, subdivision, problem
     """
     if not upsert:

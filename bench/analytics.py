@@ -555,7 +555,7 @@ def bench_rollup(
         SELECT service_id, date_trunc('minute', created_at) AS m, country, subdivision, problem,
                count(*)
         FROM reports_report
-        WHERE created_at >= %s AND created_at < %s
+        WHERE created_at >= %s AND created_at < %s AND counted
         GROUP BY service_id, m, country, subdivision, problem
     """
     params = [adapt(start), adapt(end)]

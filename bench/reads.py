@@ -317,7 +317,7 @@ def history_rollups(url: str, until: datetime) -> float:
                    (service_id, minute, country, subdivision, problem, count)
                SELECT service_id, date_trunc('minute', created_at) AS m, country, subdivision,
                       problem, count(*)
-               FROM reports_report WHERE created_at < %s
+               FROM reports_report WHERE created_at < %s AND counted
                GROUP BY service_id, m, country, subdivision, problem""",
             [until],
         )

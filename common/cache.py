@@ -13,6 +13,7 @@ from typing import TypeVar
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from common.logs import warn_every
 from common.time import floor_minute
 
 # Pages and the API cache their reads this long; the rollup runs once a minute anyway.
@@ -38,7 +39,7 @@ def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
     try:
         value: T | None = cache.get(key)
     except (RedisError, OSError) as exc:
-        logger.warning("cache read failed, computing %s: %s", key, exc)
+        warn_every(logger, "cache read", "cache read failed, computing %s: %s", key, exc)
         return compute()
     if value is not None:
         return value
@@ -66,13 +67,13 @@ def cached(key: str, compute: Callable[[], T], ttl: int = CACHE_TTL) -> T:
         try:
             cache.set(key, value, ttl)
         except (RedisError, OSError) as exc:
-            logger.warning("cache write failed for %s: %s", key, exc)
+            warn_every(logger, "cache write", "cache write failed for %s: %s", key, exc)
     finally:
         if mine:
             try:
                 cache.delete(lock)
             except (RedisError, OSError) as exc:
-                logger.warning("cache lock release failed for %s: %s", key, exc)
+                warn_every(logger, "cache unlock", "cache lock release failed for %s: %s", key, exc)
     return value
 
 
@@ -101,7 +102,7 @@ def detection_pass_mark(*, at: datetime) -> None:
     try:
         cache.set(DETECTION_PASS_KEY, value, None)
     except (RedisError, OSError) as exc:
-        logger.warning("could not mark the detection pass: %s", exc)
+        warn_every(logger, "pass mark", "could not mark the detection pass: %s", exc)
 
 
 def detection_pass_id() -> str:
@@ -139,5 +140,5 @@ def cache_ping() -> bool:
         cache.delete(key)
         return bool(found == value)
     except (RedisError, OSError) as exc:
-        logger.warning("cache ping failed: %s", exc)
+        warn_every(logger, "cache ping", "cache ping failed: %s", exc)
         return False

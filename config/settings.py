@@ -254,6 +254,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "detect": {"task": "analytics.tasks.detect_task", "schedule": on_the_clock(30, offset=2)},
     "baseline": {"task": "analytics.tasks.baseline_task", "schedule": 3600.0},
     "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
+    # Announcements whose hand-over to the broker failed (it was down) go out once it is back.
+    # A sweep that waited longer than the interval is dropped: the next one does its work.
+    "outbox": {
+        "task": "outages.tasks.outbox_sweep_task",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
 }
 if DEMO_TRICKLE:
     CELERY_BEAT_SCHEDULE["demo-trickle"] = {
@@ -345,7 +352,15 @@ SITE_URL = envstr("SITE_URL", "").rstrip("/")
 
 # Report intake and abuse controls.
 REPORT_DEDUPE_WINDOW = envint("REPORT_DEDUPE_WINDOW", "900")  # seconds
-RATE_LIMIT_REPORTS = envint("RATE_LIMIT_REPORTS", "30")  # requests per IP per window
+# Counted reports per address (an IPv4 address, an IPv6 /64) per service per dedupe window,
+# however many browsers it holds: past it reports are stored but not counted. A household is
+# a few people; a mobile carrier's shared (CGNAT) address holds many subscribers, but the
+# carrier spreads them over thousands of addresses, so an outage they live through arrives
+# from many addresses a few reports each. Ten every 15 minutes leaves both counted while one
+# address adds at most 10 counts per service, not the ~450 that fresh cookies used to buy.
+# 0 turns the cap off.
+REPORT_ADDRESS_LIMIT = envint("REPORT_ADDRESS_LIMIT", "10")
+RATE_LIMIT_REPORTS = envint("RATE_LIMIT_REPORTS", "30")  # requests per address per window
 RATE_LIMIT_WINDOW = envint("RATE_LIMIT_WINDOW", "60")  # seconds
 REPORT_MAX_BODY = envint("REPORT_MAX_BODY", "8192")  # bytes, single report and form
 BATCH_MAX_BODY = envint("BATCH_MAX_BODY", str(8 * 1024 * 1024))  # bytes

@@ -214,3 +214,25 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number} {self.status_code or self.error}"
+
+
+class OutboxTask(models.TextChoices):
+    NOTIFY = "notify", "Announce an incident's change (incident id)"
+    DELIVER = "deliver", "Send a webhook delivery (delivery id)"
+
+
+class OutboxMessage(models.Model):
+    """A task still to be handed to the broker, written in the transaction of the change that
+    calls for it, so the change and the intent to announce it commit together. Deleted once
+    the broker took it; while the broker is unreachable the rows wait for the sweep
+    (outages.outbox)."""
+
+    task = models.CharField(max_length=16, choices=OutboxTask.choices)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.object_id}"

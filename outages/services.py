@@ -18,6 +18,8 @@ from outages.models import (
     LEVEL_RANK,
     Incident,
     Level,
+    OutboxMessage,
+    OutboxTask,
     Service,
     ServiceStatus,
     Subscription,
@@ -117,18 +119,21 @@ def incident_resolve(*, incident_id: int, ended_at: datetime) -> bool:
 def incident_set_breakdown(
     *, incident_id: int, regions: list[dict[str, object]], problems: list[dict[str, object]]
 ) -> None:
-    Incident.objects.filter(id=incident_id).update(regions=regions, problems=problems)
-    # Detection writes the breakdown right after opening an incident, and again every minute
-    # while it is open. Announcing here too means the opening's payload (and a subscription's
-    # country filter) usually sees the regions, and an announcement lost to a broker outage is
-    # retried on the next pass. The claim in incident_notify keeps it to one per change.
-    unannounced = (
-        Incident.objects.filter(id=incident_id, ended_at=None)
-        .exclude(notified_level=F("level"))
-        .exists()
-    )
-    if unannounced:
-        announce_later(incident_id)
+    with transaction.atomic():
+        Incident.objects.filter(id=incident_id).update(regions=regions, problems=problems)
+        # Detection writes the breakdown right after opening an incident, and again every
+        # minute while it is open. Announcing an unannounced state here too covers a
+        # subscription made since the change (announce_later writes nothing without one);
+        # a change whose message still waits in the outbox needs no second one. The claim in
+        # incident_notify keeps it to one announcement per change.
+        unannounced = (
+            Incident.objects.filter(id=incident_id, ended_at=None)
+            .exclude(notified_level=F("level"))
+            .exists()
+        )
+        waiting = OutboxMessage.objects.filter(task=OutboxTask.NOTIFY, object_id=incident_id)
+        if unannounced and not waiting.exists():
+            announce_later(incident_id)
 
 
 def service_status_write(*, rows: list[ServiceStatus]) -> None:

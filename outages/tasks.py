@@ -1,10 +1,12 @@
 """Webhook jobs. Each takes ids, calls one service, and is safe to run twice: the notify
-claim announces a change once, and a delivered delivery is not sent again."""
+claim announces a change once, a delivered delivery is not sent again, and the outbox sweep
+hands each waiting message over once (row locks, skipping rows another worker holds)."""
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from outages.outbox import outbox_sweep
 from outages.webhooks import WebhookRetryableError, incident_notify, webhook_deliver
 
 
@@ -34,3 +36,8 @@ def incident_notify_task(incident_id: int) -> int:
 def webhook_deliver_task(self: Task[[int], str], delivery_id: int) -> str:
     final = self.request.retries >= (self.max_retries or 0)
     return webhook_deliver(delivery_id=delivery_id, final=final)
+
+
+@shared_task(ignore_result=True)
+def outbox_sweep_task() -> int:
+    return outbox_sweep()

@@ -10,7 +10,6 @@ import logging
 import socket
 import time
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,35 +22,24 @@ from outages import selectors
 from outages.models import (
     DeliveryStatus,
     Incident,
+    OutboxTask,
     Subscription,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
 )
+from outages.outbox import outbox_add
 from outages.outlook import Outlook
 
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(task: Any, *args: int) -> None:
-    # Notifications must never break detection: with the broker down the change stays
-    # unannounced (notified_level differs) and the next detection pass tries again.
-    try:
-        task.delay(*args)
-    except Exception:
-        logger.exception("could not enqueue %s%s", task.name, args)
-
-
 def announce_later(incident_id: int) -> None:
-    """Have the incident's current state announced once the write commits."""
-
-    def enqueue() -> None:
-        from outages.tasks import incident_notify_task
-
-        if Subscription.objects.filter(active=True).exists():
-            _enqueue(incident_notify_task, incident_id)
-
-    transaction.on_commit(enqueue)
+    """Have the incident's current state announced: a notify message in the outbox, in the
+    transaction of the change, handed to the broker when it commits (or by the outbox sweep,
+    if the broker is down then)."""
+    if Subscription.objects.filter(active=True).exists():
+        outbox_add(task=OutboxTask.NOTIFY, object_ids=[incident_id])
 
 
 def site_url(path: str) -> str:
@@ -117,8 +105,6 @@ def incident_notify(*, incident_id: int) -> list[int]:
     claim a change; the others find nothing to announce. Changes that happen before the
     claim are announced together, as the incident's latest state.
     """
-    from outages.tasks import webhook_deliver_task
-
     with transaction.atomic():
         # Two notify tasks for one incident (two detection workers, a redelivered task).
         incident = (
@@ -153,8 +139,9 @@ def incident_notify(*, incident_id: int) -> list[int]:
             for s in subscriptions
         )
         ids = [d.id for d in deliveries]
-        for delivery_id in ids:
-            transaction.on_commit(partial(_enqueue, webhook_deliver_task, delivery_id))
+        # Sent after commit through the outbox too: a broker that fails between the claim
+        # and the deliveries' hand-over must not lose them.
+        outbox_add(task=OutboxTask.DELIVER, object_ids=ids)
     return ids
 
 

@@ -135,6 +135,10 @@ class BatchOutputSerializer(serializers.Serializer):
     created = serializers.IntegerField()
 
 
+def _not_counted(detail: str) -> Response:
+    return Response({"counted": False, "detail": detail}, status=status.HTTP_200_OK)
+
+
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
@@ -157,7 +161,11 @@ class ReportCreateApi(APIView):
             201: ReportOutputSerializer,
             200: OpenApiResponse(
                 ReportNotCountedSerializer,
-                description="Already counted: one report per service per client every 15 min.",
+                description=(
+                    "Not counted: a repeat (one report per service per client every 15 min; "
+                    "nothing stored), or over the address's cap (REPORT_ADDRESS_LIMIT counted "
+                    "reports per service every 15 min; stored, not counted)."
+                ),
             ),
             400: _error("Invalid report; `fields` names the field."),
             413: _error("Body too large."),
@@ -180,18 +188,19 @@ class ReportCreateApi(APIView):
         clean, errors = clean_report(data, services)
         if clean is None:
             raise exceptions.ValidationError(errors)
-        report = report_submit(report=clean, source=Source.API, client_key=client_key_for(ip))
+        submission = report_submit(
+            report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip
+        )
+        report = submission.report
+        window = settings.REPORT_DEDUPE_WINDOW // 60
         if report is None:
-            window = settings.REPORT_DEDUPE_WINDOW // 60
-            return Response(
-                {
-                    "counted": False,
-                    "detail": (
-                        f"Already counted: one report per service every {window} minutes "
-                        "from each client."
-                    ),
-                },
-                status=status.HTTP_200_OK,
+            return _not_counted(
+                f"Already counted: one report per service every {window} minutes from each client."
+            )
+        if not submission.counted:
+            return _not_counted(
+                f"Stored, not counted: at most {settings.REPORT_ADDRESS_LIMIT} reports about "
+                f"a service are counted from one address every {window} minutes."
             )
         service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
         return Response(report_output(report, service_slug), status=status.HTTP_201_CREATED)

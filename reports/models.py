@@ -22,6 +22,10 @@ class Report(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices)
     # HMAC of an anonymous browser id or of the IP; the raw IP is never stored.
     client_key = models.CharField(max_length=32)
+    # False for a report over its address's cap (REPORT_ADDRESS_LIMIT): stored, since it may
+    # be a real person behind a shared address, but left out of every count. The database
+    # default keeps COPY and raw inserts that do not name the column counted.
+    counted = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         indexes = [
@@ -29,6 +33,10 @@ class Report(models.Model):
             models.Index(fields=["created_at"], name="report_created_idx"),
             # "reports of service S since T": per-service counts and the confirmation page.
             models.Index(fields=["service", "created_at"], name="report_service_created_idx"),
+            # "has client C reported S since T": the dedupe when the cache does not know.
+            models.Index(
+                fields=["client_key", "service", "created_at"], name="report_client_service_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,14 @@
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reports.abuse import dedupe_claim, dedupe_release
+from reports.abuse import address_cap_claim, address_cap_release, dedupe_claim, dedupe_release
 from reports.models import Report, Source
 from reports.validation import CleanReport
 
@@ -31,7 +32,9 @@ def client_key_for(identity: str) -> str:
     return digest[:32]
 
 
-def report_create(*, report: CleanReport, source: str, client_key: str) -> Report:
+def report_create(
+    *, report: CleanReport, source: str, client_key: str, counted: bool = True
+) -> Report:
     return Report.objects.create(
         service_id=report.service_id,
         problem=report.problem,
@@ -40,6 +43,7 @@ def report_create(*, report: CleanReport, source: str, client_key: str) -> Repor
         comment=report.comment,
         source=source,
         client_key=client_key,
+        counted=counted,
         created_at=timezone.now(),
     )
 
@@ -93,16 +97,34 @@ def report_create_many(
     )
 
 
-def report_submit(*, report: CleanReport, source: str, client_key: str) -> Report | None:
-    """Store a report unless this client already reported the service within the window.
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What became of a submitted report: `report` is None for a repeat (nothing stored);
+    a stored report over its address's cap has `counted` False."""
 
-    Returns None for a repeat. If the insert fails the dedupe claim is released, so the
-    client's retry is counted rather than silently dropped.
+    report: Report | None
+    counted: bool
+
+
+def report_submit(*, report: CleanReport, source: str, client_key: str, ip: str) -> Submission:
+    """Store a report unless this client already reported the service within the window; count
+    it unless its address (`ip`) already has REPORT_ADDRESS_LIMIT counted reports of the
+    service in the window. Over that cap the report is still stored, marked not counted: it may
+    be one of many real people behind one shared address, and the row keeps what they said.
+
+    If the insert fails the dedupe claim and the cap's place are given back, so the client's
+    retry is counted rather than silently dropped.
     """
-    if not dedupe_claim(client_key=client_key, service_id=report.service_id):
-        return None
+    service_id = report.service_id
+    if not dedupe_claim(client_key=client_key, service_id=service_id):
+        return Submission(report=None, counted=False)
+    counted = False
     try:
-        return report_create(report=report, source=source, client_key=client_key)
+        counted = address_cap_claim(ip=ip, service_id=service_id)
+        stored = report_create(report=report, source=source, client_key=client_key, counted=counted)
     except BaseException:
-        dedupe_release(client_key=client_key, service_id=report.service_id)
+        dedupe_release(client_key=client_key, service_id=service_id)
+        if counted:
+            address_cap_release(ip=ip, service_id=service_id)
         raise
+    return Submission(report=stored, counted=counted)

@@ -6,5 +6,6 @@ urlpatterns = [
     path("regions/<str:country>.json", views.subdivisions_json, name="subdivisions_json"),
     path("<slug:slug>/report", views.report_form, name="report_form"),
     path("<slug:slug>/report/thanks", views.report_thanks, name="report_thanks"),
+    path("<slug:slug>/report/received", views.report_received, name="report_received"),
     path("<slug:slug>/report/already", views.report_already, name="report_already"),
 ]

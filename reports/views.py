@@ -37,18 +37,34 @@ def preferred_country(request: HttpRequest) -> str:
     return ""
 
 
+# Salt of the browser cookie's signature (with SECRET_KEY): a value signed for another
+# purpose does not pass for a browser id.
+BROWSER_COOKIE_SALT = "reports.browser"
+
+
+def browser_id(request: HttpRequest) -> str | None:
+    """The browser id this server issued, or None for a cookie that is absent, unsigned or
+    forged: an id a client makes up for itself is no identity (fresh ones at will would each
+    be counted)."""
+    value = request.get_signed_cookie(
+        BROWSER_COOKIE, default=None, salt=BROWSER_COOKIE_SALT, max_age=YEAR
+    )
+    if value is not None and 16 <= len(value) <= 64 and value.isalnum():
+        return str(value)
+    return None
+
+
 def browser_identity(request: HttpRequest) -> str:
-    bid = request.COOKIES.get(BROWSER_COOKIE, "")
-    if 16 <= len(bid) <= 64 and bid.isalnum():
-        return f"browser:{bid}"
-    return f"ip:{client_ip(request)}"
+    bid = browser_id(request)
+    return f"browser:{bid}" if bid is not None else f"ip:{client_ip(request)}"
 
 
 def _with_browser_cookie(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    if BROWSER_COOKIE not in request.COOKIES:
-        response.set_cookie(
+    if browser_id(request) is None:
+        response.set_signed_cookie(
             BROWSER_COOKIE,
             secrets.token_hex(16),
+            salt=BROWSER_COOKIE_SALT,
             max_age=YEAR,
             httponly=True,
             samesite="Lax",
@@ -71,7 +87,7 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
                 status=429,
             )
             response["Retry-After"] = str(retry_after)
-            return response
+            return _with_browser_cookie(request, response)
         form = ReportForm(request.POST, service=service, country=country)
         if form.is_valid():
             if form.cleaned_data["website"]:
@@ -87,12 +103,18 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
             }
             clean, errors = clean_report({"service": service.slug, **data}, info)
             if clean is not None:
-                report = report_submit(
+                submission = report_submit(
                     report=clean,
                     source=Source.WEB,
                     client_key=client_key_for(browser_identity(request)),
+                    ip=client_ip(request),
                 )
-                target = "report_thanks" if report is not None else "report_already"
+                if submission.report is None:
+                    target = "report_already"
+                elif submission.counted:
+                    target = "report_thanks"
+                else:
+                    target = "report_received"
                 response = redirect(target, slug=service.slug)
                 response.set_cookie(
                     COUNTRY_COOKIE,
@@ -101,7 +123,7 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
                     samesite="Lax",
                     secure=settings.SESSION_COOKIE_SECURE,
                 )
-                return response
+                return _with_browser_cookie(request, response)
             for field, messages in errors.items():
                 for message in messages:
                     form.add_error(field if field in form.fields else None, message)
@@ -117,26 +139,34 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def report_thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    return _confirmation(request, slug, counted=True)
+    return _confirmation(request, slug, state="counted")
+
+
+@require_GET
+def report_received(request: HttpRequest, slug: str) -> HttpResponse:
+    return _confirmation(request, slug, state="received")
 
 
 @require_GET
 def report_already(request: HttpRequest, slug: str) -> HttpResponse:
-    return _confirmation(request, slug, counted=False)
+    return _confirmation(request, slug, state="already")
 
 
-def _confirmation(request: HttpRequest, slug: str, *, counted: bool) -> HttpResponse:
+def _confirmation(request: HttpRequest, slug: str, *, state: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
     window = timedelta(minutes=15)
+    # A first report without a valid browser cookie was stored under the address's key, and
+    # the cookie issued with it is already back here: leave out both, not count one's own.
+    own = {client_key_for(browser_identity(request)), client_key_for(f"ip:{client_ip(request)}")}
     others = report_count_since(
         service_id=service.id,
         since=timezone.now() - window,
-        exclude_client_key=client_key_for(browser_identity(request)),
+        exclude_client_keys=tuple(sorted(own)),
     )
     context = {
         "service": service,
         "others": others,
-        "counted": counted,
+        "state": state,
         "dedupe_minutes": settings.REPORT_DEDUPE_WINDOW // 60,
     }
     return render(request, "reports/report_thanks.html", context)

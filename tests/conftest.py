@@ -8,9 +8,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from common import cache as common_cache
+from common.logs import warn_every_reset
 from config.celery import app as celery_app
 from outages.models import Service
+from outages.outbox import outbox_breaker_reset
 from outages.services import service_upsert
+from reports.abuse import abuse_state_reset
 from tests import pagedata
 from tests.webhooks import Receiver
 
@@ -27,11 +30,26 @@ def _plain_static_storage(settings) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     # Abuse-control state lives in the real Redis test database; start each test clean.
+    # So do each process's fallbacks for when Redis or the broker is down, and the log's
+    # repeat counts.
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
+    abuse_state_reset()
+    outbox_breaker_reset()
+    warn_every_reset()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
+    abuse_state_reset()
+    outbox_breaker_reset()
+    warn_every_reset()
+
+
+@pytest.fixture
+def one_window(settings) -> None:
+    # The limits count in fixed windows on the clock; windows of 10^9 s (the next boundary in
+    # 2033) keep a test from straddling two and seeing both windows' allowance.
+    settings.RATE_LIMIT_WINDOW = settings.REPORT_DEDUPE_WINDOW = 10**9
 
 
 @pytest.fixture

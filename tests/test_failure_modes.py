@@ -2,16 +2,30 @@
 pages must still answer."""
 
 import json
+import logging
+from collections import Counter
 
 import psycopg
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.utils import timezone
 
-from reports.models import Report
+from analytics.models import MinuteCount
+from analytics.rollup import rollup_run
+from reports.models import Report, Source
+from reports.services import client_key_for, report_create
+from reports.validation import CleanReport
+from tests.redis import OwnRedis, redis_server_bin
 
 REPORT = {"service": "tiktok", "problem": "login", "country": "US"}
+
+
+def login_report(service):
+    return CleanReport(service.id, "login", "US", "", "")
+
+
 DEAD_REDIS = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -35,6 +49,71 @@ def test_with_redis_down_reports_are_still_stored(api, tiktok):
 def test_with_redis_down_the_form_still_stores(client, tiktok):
     r = client.post("/tiktok/report", {"problem": "login", "country": "US"})
     assert r.status_code == 302
+    assert Report.objects.count() == 1
+
+
+def post_report(api, body=REPORT):
+    return api.post("/api/v1/reports", data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.django_db
+@override_settings(CACHES=DEAD_REDIS)
+def test_with_redis_down_one_address_is_still_limited_and_logged_once(
+    api, tiktok, caplog, one_window
+):
+    # Each process limits on its own counters while the cache is away: a flood from one
+    # address is still rate-limited and deduplicated, and says so in a line, not a line each.
+    caplog.set_level(logging.WARNING)
+    statuses = Counter(post_report(api).status_code for _ in range(200))
+    assert statuses == {201: 1, 200: 29, 429: 170}
+    assert Report.objects.count() == 1
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("reports", "common")]
+    assert 1 <= len(ours) <= 2, [r.getMessage() for r in ours]
+
+
+@pytest.mark.django_db
+@override_settings(CACHES=DEAD_REDIS)
+def test_with_redis_down_an_address_counts_at_most_its_cap(tiktok, one_window):
+    for _ in range(14):
+        browser = Client()
+        browser.get("/tiktok/report")  # a real, server-signed browser id each
+        browser.post("/tiktok/report", {"problem": "login", "country": "US"})
+    assert Report.objects.count() == 14  # all kept
+    rollup_run(now=timezone.now())
+    assert sum(MinuteCount.objects.values_list("count", flat=True)) == 10
+
+
+@pytest.fixture
+def own_redis(settings):
+    binary = redis_server_bin()
+    if binary is None:
+        pytest.skip("needs redis-server")
+    server = OwnRedis(binary)
+    server.start()
+    settings.CACHES = server.cache_settings()
+    yield server
+    server.remove()
+
+
+@pytest.mark.django_db
+def test_the_dedupe_survives_a_redis_restart(api, tiktok, gmail, own_redis):
+    assert post_report(api).status_code == 201
+    own_redis.kill()
+    own_redis.start()  # empty: it keeps nothing on disk
+    again = post_report(api)
+    assert again.status_code == 200 and again.json()["counted"] is False
+    assert post_report(api, {**REPORT, "service": "gmail"}).status_code == 201
+    assert Report.objects.filter(service=tiktok).count() == 1
+
+
+@pytest.mark.django_db
+@override_settings(CACHES=DEAD_REDIS)
+def test_with_redis_down_a_client_another_process_counted_is_not_counted_again(api, tiktok):
+    # Another web process stored this client's report; this one's memory never saw it.
+    key = client_key_for("127.0.0.1")
+    report_create(report=login_report(tiktok), source=Source.API, client_key=key)
+    again = post_report(api)
+    assert again.status_code == 200 and again.json()["counted"] is False
     assert Report.objects.count() == 1
 
 

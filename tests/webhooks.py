@@ -3,11 +3,15 @@
 import hashlib
 import hmac
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from outages.models import Level
 from outages.services import (
     incident_observe,
@@ -67,3 +71,30 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     signed = headers["X-Outage-Radar-Timestamp"].encode() + b"." + body
     expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, headers["X-Outage-Radar-Signature"])
+
+
+@contextmanager
+def dead_broker() -> Iterator[None]:
+    """Point Celery at a port where nothing listens, failing at once instead of retrying."""
+    app: Any = celery_app  # reaches into the app's private connection pools
+    keys = (
+        "broker_url",
+        "broker_connection_retry",
+        "task_publish_retry",
+        "broker_transport_options",
+    )
+    saved = {k: app.conf[k] for k in keys}
+    # The app caches its connection pools; set them aside (not closed: later tests use them)
+    # so that publishes meanwhile go to the dead broker.
+    pools = app._pool, app.amqp._producer_pool
+    app._pool = app.amqp._producer_pool = None
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    app.conf.broker_connection_retry = False
+    app.conf.task_publish_retry = False
+    # Without it kombu retries the connection for its connect timeout (about 6 s a publish).
+    app.conf.broker_transport_options = {**saved["broker_transport_options"], "max_retries": 0}
+    try:
+        yield
+    finally:
+        app.conf.update(saved)
+        app._pool, app.amqp._producer_pool = pools
