@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
@@ -40,6 +41,7 @@ from rest_framework.views import APIView
 
 from common.cache import cached, detection_pass_id, minute_key
 from common.http import client_ip
+from common.logs import warn_every
 from common.text import echo_safe, field_name, query_problems
 
 logger = logging.getLogger(__name__)
@@ -262,9 +264,12 @@ class _FailOpenThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         try:
             return super().allow_request(request, view)
-        except Exception:
-            # Like the intake's limits: with Redis down, serve rather than fail.
-            logger.warning("read throttle unavailable, allowing request", exc_info=True)
+        except (RedisError, OSError) as exc:
+            # Like the intake's limits: with Redis down, serve rather than fail, and say so
+            # once per interval, not once per request.
+            warn_every(
+                logger, "read-throttle", "read throttle unavailable, allowing requests: %s", exc
+            )
             return True
 
 

@@ -130,6 +130,19 @@ def test_with_redis_down_pages_and_reads_still_answer(client, api, tiktok):
 
 
 @pytest.mark.django_db
+@override_settings(CACHES=DEAD_REDIS)
+def test_with_redis_down_reads_are_served_and_the_throttle_says_so_once(api, tiktok, caplog):
+    from common.logs import warn_every_reset
+
+    warn_every_reset()
+    caplog.set_level(logging.WARNING, logger="common.api")
+    for _ in range(30):
+        assert api.get("/api/v1/services").status_code == 200
+    throttle = [r for r in caplog.records if "read throttle" in r.getMessage()]
+    assert len(throttle) == 1, [r.getMessage() for r in throttle]
+
+
+@pytest.mark.django_db
 @override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
 def test_with_the_broker_down_intake_does_not_depend_on_it(api, token_api, tiktok):
     # Intake never enqueues work: the minute rollup reads the raw table on its own schedule.
