@@ -50,14 +50,14 @@ def _country(request: HttpRequest) -> str | None:
 
 def _level(*, service: Service, country: str) -> str:
     """The service's level worldwide, or in a country: its incident there, or a worldwide one."""
-    row = selectors.service_row(slug=service.slug)
-    worldwide = row.level if row else Level.OK
     if not country:
-        return worldwide
-    here = selectors.incidents_open(service_id=service.id, country=country)
-    levels = [i.level for i in here]
-    if worldwide != Level.OK and selectors.incidents_open(service_id=service.id, country=""):
-        levels.append(worldwide)
+        row = selectors.service_row(slug=service.slug)
+        return row.level if row else Level.OK
+    levels = [
+        i.level
+        for i in selectors.incidents_open(service_id=service.id)
+        if i.country in ("", country)
+    ]
     return max(levels, key=lambda level: LEVEL_RANK[Level(level)], default=Level.OK)
 
 

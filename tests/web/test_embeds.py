@@ -38,6 +38,8 @@ def test_the_badge_has_a_country_variant(client, data, tiktok):
     from outages.models import Incident, Level
     from tests.incidents import incident_add
 
+    _, texts = _badge(client, "/tiktok/badge.svg?country=FR")
+    assert texts == ["TikTok in France", "problems"]  # a worldwide incident is there too
     Incident.objects.filter(service=tiktok).update(ended_at=data)  # the worldwide one is over
     incident_add(tiktok, started_at=data, country="BR", level=Level.POSSIBLE)
     from django.core.cache import cache
