@@ -390,3 +390,21 @@ def test_detect_output_is_pinned(detected, name):
     }
     np.testing.assert_allclose(got["max_score"], want["max_score"], atol=2e-3)
     np.testing.assert_allclose(got["scores"], want["scores"], atol=2e-3)
+
+
+def test_a_lone_bucket_above_its_record_still_needs_five_reports_more():
+    # 24 against 20: a ratio of 29 / 25 beats a record of 1.0, but it is 4 reports above.
+    score, _ = scores(col(24, 24), 20.0, (1,), record=col(1.0, 1.0))
+    assert score[1, 0] == 0.0
+
+
+def test_a_run_with_dispersion():
+    score = np.zeros((2, 1))
+    strong = np.zeros((2, 1))
+    a_ind = np.full((2, 1), 0.05)
+    a_cor = np.full((2, 1), 0.02)
+    detection._add_runs(col(60, 60), col(20, 20), a_ind, a_cor, score, strong)
+    # The sum 120 against 40 with variance 40 + 0.05 x 800 + 0.02 x 1600 = 112.
+    size = 40.0**2 / (112.0 - 40.0)
+    p = stats.nbinom.sf(119, size, size / (size + 40.0))
+    np.testing.assert_allclose(score[1, 0], -np.log10(p) - 3.0, rtol=1e-6)
