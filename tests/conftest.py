@@ -14,9 +14,11 @@ from common.logs import warn_every_reset
 from config.celery import app as celery_app
 from outages.models import Service
 from outages.outbox import outbox_breaker_reset
+from outages.selectors import catalogue_forget
 from outages.services import service_upsert
 from reports.abuse import abuse_state_reset
 from tests import pagedata
+from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
 
 # `make mutation` (scripts/mutation.py) runs pytest many times in one process (mutmut forks a
@@ -60,12 +62,14 @@ def _clean_cache() -> Iterator[None]:
     abuse_state_reset()
     outbox_breaker_reset()
     warn_every_reset()
+    catalogue_forget()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
     abuse_state_reset()
     outbox_breaker_reset()
     warn_every_reset()
+    catalogue_forget()
 
 
 @pytest.fixture
@@ -137,3 +141,16 @@ def eager() -> Iterator[None]:
 @pytest.fixture
 def owner(db) -> User:
     return User.objects.create_user("bot", password="unused-password-123")
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, to kill, pause and restart; the cache uses it."""
+    binary = redis_server_bin()
+    if binary is None:
+        pytest.skip("needs redis-server")
+    server = OwnRedis(binary)
+    server.start()
+    settings.CACHES = server.cache_settings()
+    yield server
+    server.remove()
