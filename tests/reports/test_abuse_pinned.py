@@ -6,11 +6,14 @@ The clock the controls read is set per test (a stub of `time` in reports.abuse o
 windows are fixed on the clock, so exact values need a known "now"."""
 
 import logging
+import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.db import DataError, transaction
 from django.test import RequestFactory
+from django.utils import timezone
 
 from common.http import client_ip
 from reports import abuse
@@ -281,3 +284,48 @@ def test_client_ip_takes_the_entry_the_trusted_proxy_added(settings, hops, heade
     settings.TRUSTED_PROXY_COUNT = hops
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=header)
     assert client_ip(request) == ip
+
+
+def test_a_counter_recreated_after_it_vanished_keeps_its_ttl(clock):
+    # With a timeout of 0 the recreated counter is dropped at once too: its ttl is the one given.
+    assert abuse._cache_incr("rl:test:vanish", 0) == 1
+    assert cache.get("rl:test:vanish") is None
+
+
+def test_each_control_warns_under_its_own_name(clock, limits, settings, caplog):
+    settings.CACHES = UNREACHABLE
+    with caplog.at_level(logging.WARNING, logger="reports.abuse"):
+        rate_limit_retry_after(ip="203.0.113.7")
+        clock.mono += 5.0
+        dedupe_release(client_key="i" * 32, service_id=1)
+        clock.mono += 5.0
+        address_cap_release(ip="203.0.113.7", service_id=1)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "rate limit",
+        "dedupe",
+        "address cap",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_failed_lookup_releases_the_claim(limits):
+    # An id the table cannot be asked about: the cache takes the claim, the lookup fails.
+    with pytest.raises(ValueError):
+        dedupe_claim(client_key="j" * 32, service_id="x")  # type: ignore[arg-type]
+    assert cache.get(dedupe_key(client_key="j" * 32, service_id="x")) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_a_repeat_keeps_its_claim_for_the_rest_of_its_window(limits, settings, tiktok):
+    report = CleanReport(tiktok.id, "login", "US", "", "")
+    assert report_submit(report=report, source="web", client_key="k" * 32, ip="203.0.113.7")
+    Report.objects.update(created_at=timezone.now() - timedelta(seconds=100))
+    cache.clear()
+    assert dedupe_claim(client_key="k" * 32, service_id=tiktok.id) is False
+    # 900 s less the stored report's 100: about 800 left, not a new window.
+    assert 795 <= ttl(dedupe_key(client_key="k" * 32, service_id=tiktok.id)) <= 800
+    settings.CACHES = UNREACHABLE
+    abuse.local.clear()
+    assert dedupe_claim(client_key="k" * 32, service_id=tiktok.id) is False
+    expires, _ = abuse.local._items[dedupe_key(client_key="k" * 32, service_id=tiktok.id)]
+    assert 795 <= expires - time.monotonic() <= 800
