@@ -30,7 +30,7 @@ class MailServer:
                     return server.replies.pop(0)
                 message = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with server.arrived:
-                    server.messages.append(message)  # type: ignore[arg-type]
+                    server.messages.append(message)
                     server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
                     server.arrived.notify_all()
                 return "250 OK"
