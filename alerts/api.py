@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from alerts.limits import Limited
 from alerts.models import AlertEvent
-from alerts.push import keys_problem
 from alerts.services import push_alert_subscribe, push_alert_unsubscribe
 from common.api import ErrorSerializer, StrictInputSerializer, error_response
 from common.http import client_ip
@@ -29,16 +28,17 @@ def _place(value: str) -> str:
     return code
 
 
-class _Keys(StrictInputSerializer):
-    p256dh = serializers.CharField(max_length=100)
-    auth = serializers.CharField(max_length=50)
+# The browser's keys, base64url without padding: a P-256 point of 65 bytes, a 16-byte secret.
+class PushKeysSerializer(StrictInputSerializer):
+    p256dh = serializers.RegexField(r"^[A-Za-z0-9_-]{87}$", help_text="65 bytes, base64url")
+    auth = serializers.RegexField(r"^[A-Za-z0-9_-]{22}$", help_text="16 bytes, base64url")
 
 
-class _Subscription(StrictInputSerializer):
+class PushSubscriptionSerializer(StrictInputSerializer):
     endpoint = serializers.URLField(max_length=1000)
     # PushSubscription.toJSON() includes it (null for no expiry).
     expirationTime = serializers.IntegerField(required=False, allow_null=True)  # noqa: N815
-    keys = _Keys()
+    keys = PushKeysSerializer()
 
     def validate_endpoint(self, value: str) -> str:
         problem = webhook_url_problem(value)
@@ -46,15 +46,9 @@ class _Subscription(StrictInputSerializer):
             raise serializers.ValidationError(problem)
         return value
 
-    def validate_keys(self, value: dict[str, str]) -> dict[str, str]:
-        problems = keys_problem(p256dh=value["p256dh"], auth=value["auth"])
-        if problems:
-            raise serializers.ValidationError(problems)
-        return value
-
 
 class PushSubscribeApi(APIView):
-    class InputSerializer(StrictInputSerializer):
+    class PushSubscribeInputSerializer(StrictInputSerializer):
         service = serializers.SlugField(help_text="service slug, e.g. tiktok")
         country = serializers.CharField(
             max_length=2, allow_blank=True, default="", help_text="ISO 3166-1; empty: worldwide"
@@ -65,12 +59,14 @@ class PushSubscribeApi(APIView):
             max_length=2,
             help_text="opened: when it has problems; resolved: when it is back",
         )
-        subscription = _Subscription(help_text="the browser's PushSubscription.toJSON()")
+        subscription = PushSubscriptionSerializer(
+            help_text="the browser's PushSubscription.toJSON()"
+        )
 
         def validate_country(self, value: str) -> str:
             return _place(value)
 
-    class OutputSerializer(serializers.Serializer):
+    class PushSubscribeOutputSerializer(serializers.Serializer):
         service = serializers.CharField()
         country = serializers.CharField()
         events = serializers.ListField(child=serializers.CharField())
@@ -78,9 +74,9 @@ class PushSubscribeApi(APIView):
     @extend_schema(
         operation_id="alerts_push_subscribe",
         summary="Send this browser push alerts for a service",
-        request=InputSerializer,
+        request=PushSubscribeInputSerializer,
         responses={
-            201: OutputSerializer,
+            201: PushSubscribeOutputSerializer,
             400: ErrorSerializer,
             404: ErrorSerializer,
             429: ErrorSerializer,
@@ -113,16 +109,18 @@ class PushSubscribeApi(APIView):
             )
         events = [e for e, on in (("opened", alert.on_open), ("resolved", alert.on_resolve)) if on]
         body = {"service": service.slug, "country": alert.country, "events": events}
-        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(
+            self.PushSubscribeOutputSerializer(body).data, status=status.HTTP_201_CREATED
+        )
 
     def _valid(self, request: Request) -> dict[str, Any]:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PushSubscribeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
 
 class PushUnsubscribeApi(APIView):
-    class InputSerializer(StrictInputSerializer):
+    class PushUnsubscribeInputSerializer(StrictInputSerializer):
         service = serializers.SlugField()
         country = serializers.CharField(max_length=2, allow_blank=True, default="")
         endpoint = serializers.URLField(max_length=1000)
@@ -133,7 +131,7 @@ class PushUnsubscribeApi(APIView):
     @extend_schema(
         operation_id="alerts_push_unsubscribe",
         summary="Stop this browser's push alerts for a service",
-        request=InputSerializer,
+        request=PushUnsubscribeInputSerializer,
         responses={
             204: OpenApiResponse(description="removed, or there was none"),
             400: ErrorSerializer,
@@ -142,7 +140,7 @@ class PushUnsubscribeApi(APIView):
         tags=["alerts"],
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.PushUnsubscribeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         service = get_object_or_404(Service, slug=data["service"].lower())

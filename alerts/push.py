@@ -3,7 +3,6 @@ server's key, and one encrypted POST to a subscription's endpoint."""
 
 import base64
 import functools
-import json
 from dataclasses import dataclass
 
 import requests
@@ -86,20 +85,3 @@ def push_send(*, endpoint: str, p256dh: str, auth: str, payload: bytes) -> PushR
         return PushResult(None, f"unusable subscription keys: {exc}"[:300], False, True)
     status = getattr(response, "status_code", None)
     return PushResult(status, "", False, False)
-
-
-def keys_problem(*, p256dh: str, auth: str) -> dict[str, str]:
-    """Which subscription key is unusable (a P-256 point of 65 bytes; a 16-byte secret)."""
-    problems: dict[str, str] = {}
-    for name, value, size in (("p256dh", p256dh, 65), ("auth", auth, 16)):
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (ValueError, TypeError):
-            raw = b""
-        if len(raw) != size:
-            problems[name] = f"Must be base64url of {size} bytes."
-    return problems
-
-
-def payload_json(payload: bytes) -> dict[str, str]:
-    return dict(json.loads(payload))
