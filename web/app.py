@@ -18,6 +18,7 @@ PRECACHE_STATIC = [
     "js/app.js",
     "img/favicon.svg",
     "img/icon-192.png",
+    "vendor/maps/world.json",
 ]
 
 
@@ -52,12 +53,17 @@ def manifest(request: HttpRequest) -> HttpResponse:
 
 
 def service_worker(request: HttpRequest) -> HttpResponse:
-    precache = ["/offline/"] + [static(path) for path in PRECACHE_STATIC]
+    precache = ["/offline/", *(static(path) for path in PRECACHE_STATIC)]
     # A new version whenever what it stores changes (hashed static names in production):
     # the browser installs the new worker, which drops the old caches.
     version = hashlib.sha256("\n".join(precache).encode()).hexdigest()[:12]
     script = render_to_string(
-        "web/sw.js", {"precache": json.dumps(precache), "version": json.dumps(version)}
+        "web/sw.js",
+        {
+            "precache": json.dumps(precache),
+            "version": json.dumps(version),
+            "icon": json.dumps(static("img/icon-192.png")),
+        },
     )
     response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
     # Browsers check for a new worker at most daily anyway; no-cache makes each check real.

@@ -5,6 +5,7 @@
 "use strict";
 var VERSION = {{ version|safe }};
 var PRECACHE = {{ precache|safe }};
+var ICON = {{ icon|safe }};
 var STATIC_CACHE = "static-" + VERSION;
 var PAGES_CACHE = "pages-v1";
 var MAX_PAGES = 60;
@@ -23,6 +24,16 @@ self.addEventListener("activate", function (event) {
         return name.indexOf("static-") === 0 && name !== STATIC_CACHE;
       }).map(function (name) { return caches.delete(name); }));
     }).then(function () { return self.clients.claim(); })
+      .then(function () { return self.clients.matchAll({ type: "window" }); })
+      .then(function (windows) {
+        // The page that installed the worker loaded before it: store it now, so the very
+        // first visit already opens offline.
+        return Promise.all(windows.map(function (client) {
+          var request = new Request(client.url);
+          return fetch(request).then(function (response) { keep(request, response); })
+            .catch(function () {});
+        }));
+      })
   );
 });
 
@@ -57,7 +68,9 @@ function marked(response) {
 }
 
 function page(request) {
-  return fetch(request).then(function (response) {
+  // Past the browser's HTTP cache: pages allow stale-while-revalidate, which would answer
+  // from it without a connection, unmarked, as if the copy were current.
+  return fetch(new Request(request, { cache: "no-cache" })).then(function (response) {
     keep(request, response);
     return response;
   }).catch(function () {
@@ -71,7 +84,7 @@ function page(request) {
 }
 
 function read(request) {
-  return fetch(request).then(function (response) {
+  return fetch(new Request(request, { cache: "no-cache" })).then(function (response) {
     keep(request, response);
     return response;
   }).catch(function () {
@@ -114,7 +127,7 @@ self.addEventListener("push", function (event) {
   event.waitUntil(self.registration.showNotification(data.title || "Outage alert", {
     body: data.body || "",
     tag: data.tag,
-    icon: PRECACHE[PRECACHE.length - 1],
+    icon: ICON,
     data: { url: data.url || "/" }
   }));
 });
