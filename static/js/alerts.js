@@ -39,6 +39,16 @@
     });
   }
 
+  // A device already subscribed (to any service here) is offered the stop button.
+  navigator.serviceWorker.getRegistration("/").then(function (registration) {
+    return registration ? registration.pushManager.getSubscription() : null;
+  }).then(function (subscription) {
+    if (subscription) {
+      on.hidden = true;
+      off.hidden = false;
+    }
+  }).catch(function () {});
+
   on.addEventListener("click", function () {
     status.textContent = "";
     navigator.serviceWorker.register("/sw.js").then(function () {

@@ -3,9 +3,20 @@
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
+  var uncontrolled = !navigator.serviceWorker.controller;
   navigator.serviceWorker.register("/sw.js").catch(function () {
     // No worker (a private window, storage refused): the site works as before.
   });
+  if (uncontrolled) {
+    // The first visit loaded before the worker: once it takes over, hand it what this page
+    // read, so the stored copy is complete.
+    navigator.serviceWorker.addEventListener("controllerchange", function () {
+      var urls = performance.getEntriesByType("resource").map(function (entry) {
+        return entry.name;
+      });
+      navigator.serviceWorker.controller.postMessage({ store: urls });
+    });
+  }
 
   var root = document.documentElement;
   var time = document.querySelector("[data-offline-time]");

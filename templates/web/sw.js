@@ -106,6 +106,20 @@ function asset(request) {
   });
 }
 
+// The page that installed the worker sends what it loaded before the worker was there (its
+// reads and files), so that its offline copy draws the same chart and map.
+self.addEventListener("message", function (event) {
+  var urls = (event.data && event.data.store) || [];
+  event.waitUntil(Promise.all(urls.map(function (href) {
+    var url = new URL(href, self.location.origin);
+    if (url.origin !== self.location.origin) return null;
+    var request = new Request(url.href);
+    if (url.pathname.indexOf("/static/") === 0) return asset(request).catch(function () {});
+    if (url.pathname.indexOf("/api/v1/") === 0) return read(request).catch(function () {});
+    return null;
+  })));
+});
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   if (request.method !== "GET") return;

@@ -65,6 +65,8 @@ def test_offline_the_site_opens_with_the_last_status_it_saw(browser, live_server
         page.goto(live_server.url + "/tiktok/")
         controlled(page)
         wait_stored(page, "/tiktok/")
+        # The reads the page made before the worker took over, handed to it to store.
+        wait_stored(page, "/api/v1/services/tiktok/trend?range=24h")
         online_headline = page.inner_text("h1")
         assert not page.locator("[data-offline-note]").is_visible()
         made = page.get_attribute("[data-offline-time]", "datetime")
@@ -79,6 +81,9 @@ def test_offline_the_site_opens_with_the_last_status_it_saw(browser, live_server
             f"You are offline. This is the status as of {when:%H:%M} UTC, the last this device saw."
         )
         assert page.inner_text("h1") == online_headline
+        # The chart and the map are drawn from the stored reads.
+        page.wait_for_selector("[data-chart=trend] svg .reports-line", state="attached")
+        page.wait_for_selector("[data-map=service] svg path", state="attached")
         shot(page, f"offline-service-{size}")
 
         # A page this device never opened: the offline page, listing what it has.
