@@ -149,3 +149,17 @@ def test_the_alert_page_offers_push_only_with_a_vapid_key(tiktok, client, settin
     settings.VAPID_PRIVATE_KEY = vapid_private_key()
     page = client.get("/tiktok/alerts/").content.decode()
     assert 'data-vapid-key="B' in page  # an uncompressed P-256 point, base64url: 0x04…
+
+
+def test_vapid_key_makes_a_key_the_site_pushes_with(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from alerts.push import application_server_key
+
+    out = StringIO()
+    call_command("vapid_key", stdout=out)
+    settings.VAPID_PRIVATE_KEY = out.getvalue().strip()
+    assert len(settings.VAPID_PRIVATE_KEY) == 43  # 32 bytes, base64url
+    assert len(application_server_key()) == 87  # 65 bytes: 0x04, x, y
