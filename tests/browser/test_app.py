@@ -118,6 +118,8 @@ def test_signing_up_for_alerts_from_the_service_page(
         shot(page, "alerts-sent-phone")
         [message] = mail_server.wait_for(1)
         assert Alert.objects.count() == 0
+        # The form carried a CSRF token: the service worker keeps no copy of it.
+        assert page.evaluate(STORED, "/tiktok/alerts/") is False
         page.goto(live_server.url + link_in_live(message, live_server.url))
         shot(page, "alerts-confirm-phone")
         page.get_by_role("button", name="Confirm").click()
