@@ -163,3 +163,30 @@ def test_vapid_key_makes_a_key_the_site_pushes_with(settings):
     settings.VAPID_PRIVATE_KEY = out.getvalue().strip()
     assert len(settings.VAPID_PRIVATE_KEY) == 43  # 32 bytes, base64url
     assert len(application_server_key()) == 87  # 65 bytes: 0x04, x, y
+
+
+def test_a_change_while_the_broker_is_down_is_pushed_once_it_is_back(
+    tiktok, push_service, eager, api, django_capture_on_commit_callbacks
+):
+    from config.celery import app as celery_app
+    from outages.models import OutboxMessage
+    from tests.outages.test_outbox import run_beat_tasks_of
+    from tests.webhooks import dead_broker
+
+    assert subscribe(api, push_service).status_code == 201
+    celery_app.conf.task_always_eager = False  # to the broker for real: it is unreachable
+    with dead_broker():
+        with django_capture_on_commit_callbacks(execute=True):
+            open_incident(tiktok)
+        with django_capture_on_commit_callbacks(execute=True):
+            run_beat_tasks_of("outages")
+    assert push_service.received == []
+    assert list(OutboxMessage.objects.values_list("task", flat=True)) == ["notify"]
+    celery_app.conf.task_always_eager = True  # the broker and the worker are back
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            run_beat_tasks_of("outages")
+    assert [r["payload"]["title"] for r in push_service.received] == [
+        "TikTok: problems reported (worldwide)"
+    ]
+    assert OutboxMessage.objects.count() == 0
