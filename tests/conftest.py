@@ -18,6 +18,7 @@ from reports.abuse import abuse_state_reset
 from tests import pagedata
 from tests.mail import MailServer
 from tests.push import PushService, vapid_private_key
+from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
 
 
@@ -119,6 +120,19 @@ def eager() -> Iterator[None]:
 @pytest.fixture
 def owner(db) -> User:
     return User.objects.create_user("bot", password="unused-password-123")
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, to kill, pause and restart; the cache uses it."""
+    binary = redis_server_bin()
+    if binary is None:
+        pytest.skip("needs redis-server")
+    server = OwnRedis(binary)
+    server.start()
+    settings.CACHES = server.cache_settings()
+    yield server
+    server.remove()
 
 
 @pytest.fixture
