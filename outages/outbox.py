@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from functools import partial
 
+from celery import Task
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,9 +32,15 @@ _broker_down_until = 0.0
 
 
 def _send(message: OutboxMessage) -> bool:
-    from outages.tasks import incident_notify_task, webhook_deliver_task
+    from outages.tasks import event_notify_task, incident_notify_task, webhook_deliver_task
 
-    task = incident_notify_task if message.task == OutboxTask.NOTIFY else webhook_deliver_task
+    task: Task[[int], object]
+    if message.task == OutboxTask.NOTIFY:
+        task = incident_notify_task
+    elif message.task == OutboxTask.NOTIFY_EVENT:
+        task = event_notify_task
+    else:
+        task = webhook_deliver_task
     try:
         task.delay(message.object_id)
     # Whatever the broker's client raises for a broker it cannot reach (kombu wraps most of

@@ -12,10 +12,15 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
+from outages import grouping
+from outages.catalogue import Access, Fact
 from outages.models import (
     LEVEL_RANK,
+    AccessProvider,
+    Dependency,
+    Event,
     Incident,
     Level,
     OutboxMessage,
@@ -24,7 +29,7 @@ from outages.models import (
     ServiceStatus,
     Subscription,
 )
-from outages.webhooks import announce_later, webhook_url_problem
+from outages.webhooks import announce_event_later, announce_later, webhook_url_problem
 
 
 @transaction.atomic
@@ -35,6 +40,31 @@ def service_upsert(
     Service(slug=slug, **fields).full_clean(validate_unique=False)
     service, _ = Service.objects.update_or_create(slug=slug, defaults=fields)
     return service
+
+
+def dependency_map_seed(*, facts: Iterable[Fact], access: Iterable[Access]) -> tuple[int, int]:
+    """Add the dependency map's facts that are missing (by service, provider and kind; by
+    service and country). Facts already there, edited in the admin or not, are left as they
+    are. Returns how many dependencies and access networks were added."""
+    ids = dict(Service.objects.values_list("slug", "id"))
+    added_deps = added_access = 0
+    with transaction.atomic():
+        for fact in facts:
+            _, created = Dependency.objects.get_or_create(
+                service_id=ids[fact.service],
+                provider_id=ids[fact.provider],
+                kind=fact.kind,
+                defaults={"source": fact.source},
+            )
+            added_deps += int(created)
+        for entry in access:
+            _, created = AccessProvider.objects.get_or_create(
+                service_id=ids[entry.service],
+                country=entry.country,
+                defaults={"source": entry.source},
+            )
+            added_access += int(created)
+    return added_deps, added_access
 
 
 def _rank(level: str) -> int:
@@ -219,7 +249,149 @@ def detection_apply(
     for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
         statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
     service_status_write(rows=list(statuses.values()))
+    events_apply(at=at)
     return DetectionApplied(opened=opened, resolved=resolved, active=active)
+
+
+def dependency_map() -> grouping.DependencyMap:
+    providers: dict[int, set[int]] = {}
+    for service_id, provider_id in Dependency.objects.values_list("service_id", "provider_id"):
+        providers.setdefault(service_id, set()).add(provider_id)
+    access: dict[str, set[int]] = {}
+    for service_id, country in AccessProvider.objects.values_list("service_id", "country"):
+        access.setdefault(country, set()).add(service_id)
+    return grouping.DependencyMap(
+        providers={k: frozenset(v) for k, v in providers.items()},
+        access={k: frozenset(v) for k, v in access.items()},
+    )
+
+
+@dataclass(frozen=True)
+class EventsApplied:
+    opened: int
+    changed: int
+    ended: int
+
+
+def events_apply(*, at: datetime) -> EventsApplied:
+    """Group the open incidents into events (outages.grouping decides which and why), after
+    the pass has opened, updated and resolved its incidents: open new events, grow, shrink
+    and rename the cause of open ones, end those with fewer than two open members.
+
+    Safe on two detection workers at once: open events are locked for the step; a new event
+    is unique by its anchor (its earliest member), so two workers forming the same event
+    create it once and the loser joins the winner's row; members are claimed only while in no
+    event, so no incident is taken from another event."""
+    opened = changed = ended = 0
+    with transaction.atomic():
+        # Serialise workers that update the same open events.
+        list(Event.objects.select_for_update().filter(ended_at=None).values_list("id"))
+        events = {e.id: e for e in Event.objects.filter(ended_at=None)}
+        incidents = list(Incident.objects.filter(ended_at=None))
+        deps = dependency_map()
+        groups = grouping.group_incidents(
+            [
+                grouping.OpenIncident(i.id, i.service_id, i.country, i.started_at, i.event_id)
+                for i in incidents
+            ],
+            [
+                grouping.OpenEvent(e.id, e.country, e.cause, e.cause_service_id)
+                for e in events.values()
+            ],
+            deps,
+        )
+        started = {i.id: i.started_at for i in incidents}
+        kept: set[int] = set()
+        for group in groups:
+            event = events.get(group.event_id) if group.event_id is not None else None
+            if event is None:
+                event, created = _event_create(group=group, at=at, started=started)
+                opened += int(created)
+                if not created and event.ended_at is None:
+                    events[event.id] = event
+            if event.ended_at is not None:
+                continue
+            kept.add(event.id)
+            changed += int(_event_update(event=event, group=group, at=at))
+        for event in events.values():
+            if event.id not in kept:
+                ended += int(_event_end(event=event, at=at))
+    return EventsApplied(opened=opened, changed=changed, ended=ended)
+
+
+def _event_create(
+    *, group: grouping.Group, at: datetime, started: dict[int, datetime]
+) -> tuple[Event, bool]:
+    anchor = group.members[0]
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                country=group.country,
+                anchor_id=anchor,
+                started_at=started[anchor],
+                cause=group.cause.kind,
+                cause_service_id=group.cause.service_id,
+                cause_has_problems=group.cause.has_problems,
+                active_members=0,
+                peak_members=0,
+                updated_at=at,
+                version=0,  # _event_update counts the first change
+            )
+        return event, True
+    except IntegrityError:
+        # Another worker formed this event in the meantime: update its row instead.
+        return Event.objects.select_for_update().get(anchor_id=anchor, ended_at=None), False
+
+
+def _event_update(*, event: Event, group: grouping.Group, at: datetime) -> bool:
+    """Claim the group's members that are in no event, and write the event's cause and size.
+    True if anything subscribers hear about changed."""
+    # Members of no event, or of one that has ended (an incident outlasting its event may
+    # start another); never those of another open event.
+    Incident.objects.filter(id__in=group.members).filter(
+        Q(event=None) | Q(event__ended_at__isnull=False)
+    ).update(event=event)
+    active = Incident.objects.filter(event=event, ended_at=None).count()
+    if active < grouping.EVENT_MIN_OPEN:
+        # Another worker had claimed the members: this event has none to speak of.
+        if event.version == 0:
+            Incident.objects.filter(event=event).update(event=None)
+            event.delete()
+            return False
+        return _event_end(event=event, at=at)
+    cause = group.cause
+    news = (
+        event.version == 0
+        or active != event.active_members
+        or (event.cause, event.cause_service_id, event.cause_has_problems)
+        != (cause.kind, cause.service_id, cause.has_problems)
+    )
+    if not news:
+        return False
+    Event.objects.filter(id=event.id).update(
+        cause=cause.kind,
+        cause_service_id=cause.service_id,
+        cause_has_problems=cause.has_problems,
+        active_members=active,
+        peak_members=max(event.peak_members, active),
+        updated_at=at,
+        version=F("version") + 1,
+    )
+    announce_event_later(event.id)
+    return True
+
+
+def _event_end(*, event: Event, at: datetime) -> bool:
+    active = Incident.objects.filter(event=event, ended_at=None).count()
+    done = (
+        Event.objects.filter(id=event.id, ended_at=None).update(
+            ended_at=at, active_members=active, updated_at=at, version=F("version") + 1
+        )
+        == 1
+    )
+    if done:
+        announce_event_later(event.id)
+    return done
 
 
 def _check_subscription(*, url: str) -> None:
@@ -284,6 +456,7 @@ def subscription_delete(*, subscription: Subscription) -> None:
 def detection_forget() -> None:
     """Forget every incident and status (their counts are being rebuilt from scratch)."""
     with transaction.atomic():
+        Event.objects.all().delete()
         Incident.objects.all().delete()
         ServiceStatus.objects.all().delete()
 

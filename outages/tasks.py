@@ -7,7 +7,12 @@ from django.conf import settings
 from django.db import OperationalError
 
 from outages.outbox import outbox_sweep
-from outages.webhooks import WebhookRetryableError, incident_notify, webhook_deliver
+from outages.webhooks import (
+    WebhookRetryableError,
+    event_notify,
+    incident_notify,
+    webhook_deliver,
+)
 
 
 @shared_task(
@@ -19,6 +24,17 @@ from outages.webhooks import WebhookRetryableError, incident_notify, webhook_del
 )
 def incident_notify_task(incident_id: int) -> int:
     return len(incident_notify(incident_id=incident_id))
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def event_notify_task(event_id: int) -> int:
+    return len(event_notify(event_id=event_id))
 
 
 @shared_task(

@@ -75,6 +75,11 @@ class IncidentSerializer(serializers.Serializer):
     peak_at = serializers.DateTimeField()
     peak_reports = serializers.FloatField(help_text="reports per minute at the peak")
     peak_expected = serializers.FloatField(help_text="expected reports per minute at the peak")
+    event = serializers.IntegerField(
+        source="event_id",
+        allow_null=True,
+        help_text="the wider problem it is part of (/api/v1/events/{id}), or null",
+    )
 
     def get_url(self, obj: Any) -> str:
         return webhooks.site_url(f"/api/v1/outages/{obj.id}")
@@ -127,6 +132,7 @@ class IncidentListApi(ReadApi):
         "peak_at",
         "peak_reports",
         "peak_expected",
+        "event",
         "url",
     )
 

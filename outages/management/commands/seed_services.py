@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from outages.catalogue import CATALOGUE
-from outages.services import service_upsert
+from outages.catalogue import ACCESS, CATALOGUE, DEPENDENCIES
+from outages.services import dependency_map_seed, service_upsert
 
 
 class Command(BaseCommand):
@@ -18,4 +18,8 @@ class Command(BaseCommand):
                 home_url=entry.home_url,
                 problems=list(entry.problems),
             )
-        self.stdout.write(f"Seeded {len(CATALOGUE)} services.")
+        added, access = dependency_map_seed(facts=DEPENDENCIES, access=ACCESS)
+        self.stdout.write(
+            f"Seeded {len(CATALOGUE)} services; dependency map: {added} dependencies and "
+            f"{access} access networks added."
+        )
