@@ -24,6 +24,8 @@ country incidents and a global one as worldwide incidents).
   coincidence, not an event.
 - Each pass names the cause again from the members open now (`likely_cause`): an event that
   began as "cause unknown" becomes "likely Cloudflare" when Cloudflare's own incident opens.
+  An event named after a provider keeps the name while its open members all rely on it, once
+  the provider itself has recovered too (its customers are still recovering from it).
   An event ends when fewer than two of its members are open.
 """
 
@@ -136,6 +138,27 @@ def likely_cause(
     return Cause(UNKNOWN)
 
 
+def _kept_cause(
+    event: OpenEvent,
+    fresh: Cause,
+    current: list[OpenIncident],
+    *,
+    deps: DependencyMap,
+    troubled: set[int],
+) -> Cause:
+    """An event named after a provider keeps that name while its open members all rely on it,
+    even once the provider's own incident is over: the customers are still recovering from
+    it. A better-founded provider found now wins."""
+    provider = event.cause_service_id
+    if fresh.kind in (PROVIDER, ACCESS) or provider is None:
+        return fresh
+    if event.cause == ACCESS or (
+        event.cause == PROVIDER and all(deps.relies_on(i.service_id, provider) for i in current)
+    ):
+        return Cause(event.cause, provider, provider in troubled)
+    return fresh
+
+
 def _clusters(incidents: list[OpenIncident]) -> list[list[OpenIncident]]:
     """Incidents by start, each cluster spanning at most JOIN_WINDOW from its first."""
     out: list[list[OpenIncident]] = []
@@ -212,7 +235,7 @@ def group_incidents(
                     if deps.relies_on(incident.service_id, event.cause_service_id):
                         home = event_id
                         break
-                elif current and incident.started_at - current[-1].started_at <= JOIN_WINDOW:
+                elif current and abs(incident.started_at - current[-1].started_at) <= JOIN_WINDOW:
                     home = event_id
             if home is None:
                 unjoined.append(incident)
@@ -223,6 +246,7 @@ def group_incidents(
                 continue  # ended
             current.sort(key=lambda i: (i.started_at, i.id))
             cause = likely_cause(current, country=country, deps=deps, troubled=troubled)
+            cause = _kept_cause(by_id[event_id], cause, current, deps=deps, troubled=troubled)
             out.append(Group(event_id, country, tuple(i.id for i in current), cause))
         for cluster in _clusters(unjoined):
             for group in _split(cluster, country=country, deps=deps, troubled=troubled):

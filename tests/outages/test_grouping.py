@@ -129,3 +129,17 @@ def test_a_worldwide_provider_incident_explains_a_country_cluster():
     (group,) = group_incidents(incidents, [], DEPS)
     assert group.country == "DE" and group.members == (2, 3)
     assert group.cause.service_id == CLOUDFLARE and group.cause.has_problems
+
+
+def test_a_provider_event_keeps_its_cause_once_the_provider_recovers():
+    event = OpenEvent(7, "DE", "provider", CLOUDFLARE)
+    incidents = [inc(2, 1, 1, event=7), inc(3, 2, 2, event=7)]
+    (group,) = group_incidents(incidents, [event], DEPS)
+    assert (group.cause.kind, group.cause.service_id, group.cause.has_problems) == (
+        "provider",
+        CLOUDFLARE,
+        False,
+    )
+    # An unrelated member that joined in the meantime: the name no longer holds.
+    (group,) = group_incidents([*incidents, inc(4, 21, 3, event=7)], [event], DEPS)
+    assert group.cause.kind == "unknown"
