@@ -112,3 +112,39 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         problems=[{"problem": "upload", "reports": 30, "share": 1.0}],
     )
     return now
+
+
+def event_build(*, tiktok: Service, gmail: Service, now: datetime) -> int:
+    """On top of `build`: TikTok and Gmail both behind a provider that has problems too,
+    their incidents opening within minutes: one event. Returns its id."""
+    from outages.models import Dependency, Event
+    from outages.services import events_apply, service_upsert
+
+    provider = service_upsert(
+        slug="cloudflare",
+        name="Cloudflare",
+        category="cloud_dev",
+        home_url="https://www.cloudflare.com",
+        problems=["website", "connection", "other"],
+    )
+    for customer in (tiktok, gmail):
+        Dependency.objects.create(
+            service=customer,
+            provider=provider,
+            kind="cdn",
+            source="https://www.cloudflare.com/case-studies/",
+        )
+    since = floor_minute(now) - timedelta(minutes=20)
+    for service, after in ((provider, 2), (gmail, 4)):
+        Incident.objects.create(
+            service=service,
+            country="",
+            level=Level.OUTAGE,
+            max_level=Level.OUTAGE,
+            started_at=since + timedelta(minutes=after),
+            peak_at=floor_minute(now),
+            peak_reports=3,
+            peak_expected=0.1,
+        )
+    events_apply(at=floor_minute(now))
+    return Event.objects.get(ended_at=None).id
