@@ -8,9 +8,9 @@ same region: a country, or worldwide. Incidents are grouped per region, never ac
 country incidents and a global one as worldwide incidents).
 
 - A new incident joins an open event of its region when it is related to the event's cause
-  (the service runs on the named provider, or is it), at any time while the event lasts: a
-  provider's failure reaches its customers one after another. An event without a provider as
-  cause takes any incident that opens within JOIN_WINDOW of its latest member.
+  (the service runs on the named provider, or is it) and starts within RELATED_JOIN_WINDOW of
+  the event: a provider's failure reaches its customers one after another. An event without a
+  provider as cause takes any incident that starts within JOIN_WINDOW of the event's start.
 - The incidents left over are clustered by start: each cluster spans at most JOIN_WINDOW from
   its first start. Detection dates an incident from where the reports began to rise, which
   differs by a few minutes between a busy service and a quiet one with the same cause.
@@ -20,12 +20,13 @@ country incidents and a global one as worldwide incidents).
   problems of its own needs PROVIDER_SHARED customers that are most of the cluster. The
   rest: an access network of the country with problems of its own and at least two others
   (ACCESS_MIN in all); else, in a country, REGION_MIN unrelated services ("a network or power
-  problem"); else CAUSE_UNKNOWN_MIN of them ("cause unknown"). Two unrelated incidents are a
-  coincidence, not an event.
+  problem"); else, worldwide, CAUSE_UNKNOWN_MIN of them ("cause unknown"). Two or three
+  unrelated incidents are a coincidence, not an event.
 - Each pass names the cause again from the members open now (`likely_cause`): an event that
   began as "cause unknown" becomes "likely Cloudflare" when Cloudflare's own incident opens.
-  An event named after a provider keeps the name while its open members all rely on it, once
-  the provider itself has recovered too (its customers are still recovering from it).
+  An event keeps its cause while it shrinks (`_kept_cause`), since the evidence was its members
+  together: a provider's name while its open members all rely on it, once the provider itself
+  has recovered (its customers are still recovering from it); a region's while it lasts.
   An event ends when fewer than two of its members are open.
 """
 
@@ -36,6 +37,10 @@ from datetime import datetime, timedelta
 # "Within a few minutes": incident starts are dated from the rise of their reports, which for
 # one cause differ by up to a few minutes between services of different volume.
 JOIN_WINDOW = timedelta(minutes=10)
+# A provider's failure reaches its customers one after another; a customer whose incident
+# starts later than this after the event began is more likely a problem of its own (with a
+# cloud behind a third of all services, its customers have unrelated incidents every day).
+RELATED_JOIN_WINDOW = timedelta(minutes=30)
 # Customers of a provider without problems of its own that make it the likely cause (and they
 # must be most of the cluster): two could share a cloud by chance, as most services do.
 PROVIDER_SHARED = 3
@@ -43,8 +48,10 @@ PROVIDER_SHARED = 3
 ACCESS_MIN = 3
 # Unrelated services spiking together in one country: its network or power.
 REGION_MIN = 4
-# Fewer unrelated ones than that, but more than a coincidence of two.
-CAUSE_UNKNOWN_MIN = 3
+# Unrelated services spiking together worldwide, of no cause we can name. Three unrelated
+# incidents opening within JOIN_WINDOW of each other happen by chance about once a day at 80
+# incidents a day (`make bench-events`); four, a few times a month.
+CAUSE_UNKNOWN_MIN = 4
 # An event lasts while this many of its members are open.
 EVENT_MIN_OPEN = 2
 
@@ -69,6 +76,7 @@ class OpenEvent:
     country: str
     cause: str
     cause_service_id: int | None
+    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +154,18 @@ def _kept_cause(
     deps: DependencyMap,
     troubled: set[int],
 ) -> Cause:
-    """An event named after a provider keeps that name while its open members all rely on it,
-    even once the provider's own incident is over: the customers are still recovering from
-    it. A better-founded provider found now wins."""
-    provider = event.cause_service_id
-    if fresh.kind in (PROVIDER, ACCESS) or provider is None:
+    """An event keeps the cause it was given while it shrinks: the evidence was its members
+    together (a region event down to three members, a provider's customers once the provider
+    has recovered). Only new direct evidence renames it: a provider or network with problems
+    of its own, or an event that had no name."""
+    if event.cause == UNKNOWN or (fresh.kind in (PROVIDER, ACCESS) and fresh.has_problems):
         return fresh
-    if event.cause == ACCESS or (
-        event.cause == PROVIDER and all(deps.relies_on(i.service_id, provider) for i in current)
-    ):
+    provider = event.cause_service_id
+    if event.cause == REGION:
+        return Cause(REGION)
+    if provider is None:
+        return fresh
+    if event.cause == ACCESS or all(deps.relies_on(i.service_id, provider) for i in current):
         return Cause(event.cause, provider, provider in troubled)
     return fresh
 
@@ -229,13 +240,17 @@ def group_incidents(
         unjoined: list[OpenIncident] = []
         for incident in loose:
             home = None
-            for event_id, current in members.items():
+            for event_id in members:
                 event = by_id[event_id]
-                if event.cause in (PROVIDER, ACCESS) and event.cause_service_id is not None:
-                    if deps.relies_on(incident.service_id, event.cause_service_id):
+                late = abs(incident.started_at - event.started_at)
+                if event.cause == PROVIDER and event.cause_service_id is not None:
+                    if (
+                        deps.relies_on(incident.service_id, event.cause_service_id)
+                        and late <= RELATED_JOIN_WINDOW
+                    ):
                         home = event_id
                         break
-                elif current and abs(incident.started_at - current[-1].started_at) <= JOIN_WINDOW:
+                elif late <= JOIN_WINDOW:
                     home = event_id
             if home is None:
                 unjoined.append(incident)

@@ -295,7 +295,7 @@ def events_apply(*, at: datetime) -> EventsApplied:
                 for i in incidents
             ],
             [
-                grouping.OpenEvent(e.id, e.country, e.cause, e.cause_service_id)
+                grouping.OpenEvent(e.id, e.country, e.cause, e.cause_service_id, e.started_at)
                 for e in events.values()
             ],
             deps,

@@ -76,9 +76,9 @@ def test_a_provider_outage_forms_one_event_that_grows_shrinks_and_ends(catalogue
     assert event.anchor_id == cf.id and event.started_at == cf.started_at
     # The same pass again changes nothing.
     assert events_apply(at=NOW) == type(applied)(opened=0, changed=0, ended=0)
-    # An hour later ChatGPT (on Cloudflare) joins the open event.
-    late = incident_add(catalogue["chatgpt"], started_at=NOW + timedelta(minutes=60), country="DE")
-    events_apply(at=NOW + timedelta(minutes=61))
+    # Twenty minutes later ChatGPT (on Cloudflare) joins the open event.
+    late = incident_add(catalogue["chatgpt"], started_at=NOW + timedelta(minutes=10), country="DE")
+    events_apply(at=NOW + timedelta(minutes=11))
     event.refresh_from_db()
     assert late.event_id is None and Incident.objects.get(id=late.id).event_id == event.id
     assert (event.active_members, event.peak_members, event.version) == (5, 5, 2)
