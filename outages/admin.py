@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from outages.models import AccessProvider, Dependency, Event, Service
+from outages.models import AccessProvider, Dependency, Event, Service, StatusPage
 
 
 class DependencyInline(admin.TabularInline[Dependency, Service]):
@@ -52,3 +52,25 @@ class EventAdmin(admin.ModelAdmin[Event]):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+
+@admin.register(StatusPage)
+class StatusPageAdmin(admin.ModelAdmin[StatusPage]):
+    """Official status pages: where each is read, and how its polling goes."""
+
+    list_display = ["service", "format", "url", "indicator", "good_at", "failures", "last_error"]
+    list_filter = ["format", "indicator"]
+    search_fields = ["service__name", "url"]
+    autocomplete_fields = ["service"]
+    readonly_fields = [
+        "validators",
+        "indicator",
+        "description",
+        "components",
+        "incidents",
+        "official_since",
+        "checked_at",
+        "good_at",
+        "failures",
+        "last_error",
+    ]

@@ -328,3 +328,48 @@ ACCESS: tuple[Access, ...] = (
     *(Access("vodafone", cc, VODAFONE_WHERE) for cc in ("GB", "DE", "ES", "IT", "PT", "IE")),
     *(Access("starlink", cc, STARLINK_MAP) for cc in ("US", "CA", "GB", "DE", "AU", "BR")),
 )
+
+
+class StatusSource(NamedTuple):
+    service: str
+    format: str  # outages.models.StatusFormat
+    url: str  # Statuspage: the page's root; a feed: the feed
+    page_url: str
+
+
+def _statuspage(slug: str, root: str) -> StatusSource:
+    return StatusSource(slug, "statuspage", root, root)
+
+
+# Official status pages: Atlassian Statuspage's public JSON where the page runs on it, the
+# clouds' own feeds otherwise. Nothing here is fetched until a worker consumes the "status"
+# queue.
+STATUS_PAGES: tuple[StatusSource, ...] = (
+    _statuspage("github", "https://www.githubstatus.com"),
+    _statuspage("discord", "https://discordstatus.com"),
+    _statuspage("reddit", "https://www.redditstatus.com"),
+    _statuspage("dropbox", "https://status.dropbox.com"),
+    _statuspage("zoom", "https://status.zoom.us"),
+    _statuspage("cloudflare", "https://www.cloudflarestatus.com"),
+    _statuspage("chatgpt", "https://status.openai.com"),
+    _statuspage("twitch", "https://status.twitch.com"),
+    _statuspage("shopify", "https://www.shopifystatus.com"),
+    StatusSource(
+        "aws",
+        "feed",
+        "https://status.aws.amazon.com/rss/all.rss",
+        "https://health.aws.amazon.com/health/status",
+    ),
+    StatusSource(
+        "google-cloud",
+        "feed",
+        "https://status.cloud.google.com/en/feed.atom",
+        "https://status.cloud.google.com",
+    ),
+    StatusSource(
+        "azure",
+        "feed",
+        "https://azure.status.microsoft/en-us/status/feed/",
+        "https://azure.status.microsoft/en-us/status",
+    ),
+)

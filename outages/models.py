@@ -103,6 +103,10 @@ class Incident(models.Model):
     event = models.ForeignKey(
         "Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
+    # When the service's official status page first reported an incident matching this one,
+    # and when it said that was resolved (outages.services.status_page_poll).
+    official_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    official_resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table keeps the name it was created with (the API still speaks of outages).
@@ -223,6 +227,41 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.id} {self.country or 'worldwide'} {self.cause}"
+
+
+class StatusFormat(models.TextChoices):
+    STATUSPAGE = "statuspage", "Atlassian Statuspage (summary.json, incidents.json)"
+    FEED = "feed", "RSS or Atom incident feed"
+
+
+class StatusPage(models.Model):
+    """A service's official status page, polled (outages.services.status_page_poll): the last
+    good state it reported, and the polling's own state (validators for conditional
+    requests, failures and backoff)."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="status_page")
+    format = models.CharField(max_length=16, choices=StatusFormat.choices)
+    # Statuspage: the page's root (https://www.githubstatus.com); a feed: the feed itself.
+    url = models.URLField(max_length=300)
+    page_url = models.URLField(max_length=300, help_text="the page for people")
+    # {url: {"etag": ..., "last_modified": ...}} of the last good answers.
+    validators = models.JSONField(default=dict, blank=True)
+    # none, minor, major, critical, maintenance ("" before the first good answer)
+    indicator = models.CharField(max_length=16, blank=True, default="")
+    description = models.CharField(max_length=300, blank=True, default="")
+    # [{"name", "status"}] of components not operational
+    components = models.JSONField(default=list, blank=True)
+    # [{"id", "name", "status", "impact", "created_at", "resolved_at"}], newest first
+    incidents = models.JSONField(default=list, blank=True)
+    official_since = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)  # the last poll, good or not
+    good_at = models.DateTimeField(null=True, blank=True)  # the last good answer (or 304)
+    failures = models.PositiveIntegerField(default=0)  # in a row
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.format} {self.url}"
 
 
 class ServiceStatus(models.Model):

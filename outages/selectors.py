@@ -21,6 +21,7 @@ from outages.models import (
     Level,
     Service,
     ServiceStatus,
+    StatusPage,
     Subscription,
     WebhookDelivery,
 )
@@ -629,3 +630,124 @@ def subscriptions_for_event(*, event: Event) -> list[Subscription]:
         .order_by("id")
     )
     return [s for s in qs if not s.countries or not event.country or event.country in s.countries]
+
+
+# ------------------------------------------------------------------------ official status
+
+OFFICIAL_WORDS = {
+    "none": "no problems",
+    "minor": "minor problems",
+    "major": "a major outage",
+    "critical": "a critical outage",
+    "maintenance": "maintenance",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialLag:
+    """How long the official page took to acknowledge the service's incidents: from our
+    incident's start to the page's first matching post (negative: the page was first)."""
+
+    acknowledged: int
+    unacknowledged: int  # outage incidents since the page was first read, never matched
+    median_minutes: float | None
+    worst_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialRow:
+    url: str
+    indicator: str  # "" before a good answer
+    description: str
+    components: list[dict[str, str]]
+    since: datetime | None
+    checked_at: datetime | None
+    good_at: datetime | None
+    last_error: str
+    sentence: str
+    lag: OfficialLag
+
+
+def official_sentence(
+    *, indicator: str, components: list[dict[str, str]], since: datetime | None
+) -> str:
+    """ "The official status page reports a major outage of Uploads since 14:20 UTC"."""
+    if not indicator:
+        return "The official status page has not been read yet"
+    words = OFFICIAL_WORDS.get(indicator, indicator)
+    text = f"The official status page reports {words}"
+    if indicator != "none" and components:
+        names = [c["name"] for c in components[:3]]
+        more = len(components) - len(names)
+        text += " of " + ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    if indicator != "none" and since is not None:
+        text += f" since {since:%H:%M} UTC"
+    return text
+
+
+def official_lag(*, service_id: int, watched_since: datetime | None) -> OfficialLag:
+    rows = Incident.objects.filter(service_id=service_id, max_level=Level.OUTAGE)
+    lags = sorted(
+        (ack - start).total_seconds() / 60
+        for start, ack in rows.exclude(official_acknowledged_at=None).values_list(
+            "started_at", "official_acknowledged_at"
+        )
+        if ack is not None
+    )
+    missed = 0
+    if watched_since is not None:
+        missed = (
+            rows.filter(official_acknowledged_at=None, started_at__gte=watched_since)
+            .exclude(ended_at=None)
+            .count()
+        )
+    median = None
+    if lags:
+        mid = len(lags) // 2
+        median = lags[mid] if len(lags) % 2 else (lags[mid - 1] + lags[mid]) / 2
+    return OfficialLag(
+        acknowledged=len(lags),
+        unacknowledged=missed,
+        median_minutes=round(median, 1) if median is not None else None,
+        worst_minutes=round(lags[-1], 1) if lags else None,
+    )
+
+
+def official_status(*, service_id: int) -> OfficialRow | None:
+    """What the service's official status page said at its last good answer, or None if it
+    has none."""
+    page = StatusPage.objects.filter(service_id=service_id).first()
+    if page is None:
+        return None
+    return OfficialRow(
+        url=page.page_url,
+        indicator=page.indicator,
+        description=page.description,
+        components=list(page.components),
+        since=page.official_since,
+        checked_at=page.checked_at,
+        good_at=page.good_at,
+        last_error=page.last_error,
+        sentence=official_sentence(
+            indicator=page.indicator, components=list(page.components), since=page.official_since
+        ),
+        lag=official_lag(
+            service_id=service_id, watched_since=_watched(page) if page.good_at else None
+        ),
+    )
+
+
+def _watched(page: StatusPage) -> datetime | None:
+    """Since when the page's history covers our incidents: its oldest incident kept."""
+    times = [parse_iso(i.get("created_at")) for i in page.incidents]
+    known = [t for t in times if t is not None]
+    return min(known) if known else page.good_at
+
+
+def parse_iso(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -2,20 +2,23 @@
 series once per pass (`detection_apply`); what opens, updates and resolves an incident, and
 what a service's status says, is decided here."""
 
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from outages import grouping
-from outages.catalogue import Access, Fact
+from outages.catalogue import Access, Fact, StatusSource
 from outages.models import (
     LEVEL_RANK,
     AccessProvider,
@@ -27,8 +30,11 @@ from outages.models import (
     OutboxTask,
     Service,
     ServiceStatus,
+    StatusFormat,
+    StatusPage,
     Subscription,
 )
+from outages.statuspages import Official, StatusPageError, fetch, parse_feed, parse_statuspage
 from outages.webhooks import announce_event_later, announce_later, webhook_url_problem
 
 
@@ -491,3 +497,170 @@ def incident_record_past(
         },
     )
     return incident if created else None
+
+
+# ----------------------------------------------------------------------- official status
+
+logger = logging.getLogger(__name__)
+
+# A poll claims its page for this long (two workers never poll one page at once).
+POLL_LEASE = timedelta(minutes=2)
+# An official incident acknowledges one of ours that started at most this long after it was
+# posted (pages sometimes post first) or before it, up to our incident's end.
+ACK_BEFORE = timedelta(hours=1)
+# Our incidents whose acknowledgement a poll looks for.
+ACK_HISTORY = timedelta(days=30)
+
+
+def status_pages_seed(*, sources: Iterable[StatusSource]) -> int:
+    """Add the official status pages that are missing; edited ones are left as they are."""
+    ids = dict(Service.objects.values_list("slug", "id"))
+    added = 0
+    for source in sources:
+        _, created = StatusPage.objects.get_or_create(
+            service_id=ids[source.service],
+            defaults={"format": source.format, "url": source.url, "page_url": source.page_url},
+        )
+        added += int(created)
+    return added
+
+
+def status_pages_due(*, now: datetime) -> list[int]:
+    """The pages whose next poll is due (or that were never polled)."""
+    due = StatusPage.objects.filter(Q(next_poll_at=None) | Q(next_poll_at__lte=now))
+    return list(due.order_by("next_poll_at", "id").values_list("id", flat=True)[:500])
+
+
+def _backoff(failures: int) -> timedelta:
+    seconds = settings.STATUS_PAGE_INTERVAL * 2 ** min(failures, 16)
+    return timedelta(seconds=min(seconds, settings.STATUS_PAGE_BACKOFF_MAX))
+
+
+def _read(page: StatusPage, now: datetime) -> tuple[Official | None, dict[str, dict[str, str]]]:
+    """Fetch and parse the page: (what it says, or None if nothing changed; validators)."""
+    if page.format == StatusFormat.STATUSPAGE:
+        root = page.url.rstrip("/")
+        urls = [f"{root}/api/v2/summary.json", f"{root}/api/v2/incidents.json"]
+    else:
+        urls = [page.url]
+    validators: dict[str, dict[str, str]] = {}
+    bodies: list[bytes | None] = []
+    for url in urls:
+        previous = page.validators.get(url) or {}
+        # A 304 is only worth as much as the state kept from the answer it refers to.
+        kept = page.good_at is not None
+        got = fetch(
+            url,
+            etag=str(previous.get("etag", "")) if kept else "",
+            last_modified=str(previous.get("last_modified", "")) if kept else "",
+        )
+        if got.status == 304:
+            validators[url] = previous
+            bodies.append(None)
+        else:
+            validators[url] = {"etag": got.etag, "last_modified": got.last_modified}
+            bodies.append(got.body)
+    if all(b is None for b in bodies):
+        return None, validators
+    if page.format == StatusFormat.STATUSPAGE:
+        summary = bodies[0]
+        if summary is None:
+            # The summary is unchanged but the history is not: read the summary again in full.
+            summary = fetch(urls[0]).body
+        return parse_statuspage(summary, bodies[1]), validators
+    assert bodies[0] is not None
+    return parse_feed(bodies[0], now=now), validators
+
+
+def status_page_poll(*, status_page_id: int, now: datetime) -> str:
+    """Poll one official status page: keep what it says, or on any failure log it, keep the
+    last good state and back off (interval × 2^failures, at most STATUS_PAGE_BACKOFF_MAX).
+    Returns what happened: polled, unchanged, failed, busy (another poll of the host just
+    ran), skipped (not due: another worker has it)."""
+    claimed = StatusPage.objects.filter(
+        Q(next_poll_at=None) | Q(next_poll_at__lte=now), id=status_page_id
+    ).update(next_poll_at=now + POLL_LEASE)
+    if claimed != 1:
+        return "skipped"
+    page = StatusPage.objects.select_related("service").get(id=status_page_id)
+    host = (urlsplit(page.url).hostname or "").lower()
+    # Several services' pages may live on one provider's host: one poll per host at a time,
+    # and at most one every STATUS_PAGE_HOST_INTERVAL seconds.
+    if not cache.add(f"status-host:{host}", 1, settings.STATUS_PAGE_HOST_INTERVAL):
+        StatusPage.objects.filter(id=page.id).update(
+            next_poll_at=now + timedelta(seconds=settings.STATUS_PAGE_HOST_INTERVAL)
+        )
+        return "busy"
+    try:
+        official, validators = _read(page, now)
+    except StatusPageError as exc:
+        failures = page.failures + 1
+        logger.warning(
+            "status page of %s (%s) failed, keeping its last good state: %s",
+            page.service.slug,
+            page.url,
+            exc,
+        )
+        StatusPage.objects.filter(id=page.id).update(
+            checked_at=now,
+            failures=failures,
+            last_error=str(exc)[:300],
+            next_poll_at=now + _backoff(failures),
+        )
+        return "failed"
+    interval = timedelta(seconds=settings.STATUS_PAGE_INTERVAL)
+    if official is None:
+        StatusPage.objects.filter(id=page.id).update(
+            checked_at=now, good_at=now, failures=0, last_error="", next_poll_at=now + interval
+        )
+        return "unchanged"
+    with transaction.atomic():
+        StatusPage.objects.filter(id=page.id).update(
+            validators=validators,
+            indicator=official.indicator,
+            description=official.description,
+            components=official.components,
+            incidents=[i.as_json() for i in official.incidents[:50]],
+            official_since=official.since,
+            checked_at=now,
+            good_at=now,
+            failures=0,
+            last_error="",
+            next_poll_at=now + interval,
+        )
+        incidents_acknowledge(service_id=page.service_id, official=official, now=now)
+    return "polled"
+
+
+def incidents_acknowledge(*, service_id: int, official: Official, now: datetime) -> int:
+    """Record on each of the service's recent incidents when the official page first posted
+    a matching incident (one posted from ACK_BEFORE before our start until our end) and
+    when it said they were all resolved. Returns how many incidents changed."""
+    changed = 0
+    ours = Incident.objects.filter(service_id=service_id, started_at__gte=now - ACK_HISTORY)
+    for incident in ours:
+        until = incident.ended_at or now
+        matching = [
+            o
+            for o in official.incidents
+            if incident.started_at - ACK_BEFORE <= o.created_at <= until and o.status != "past"
+        ]
+        if not matching:
+            continue
+        acknowledged = min(o.created_at for o in matching)
+        resolved = (
+            max(o.resolved_at for o in matching if o.resolved_at is not None)
+            if all(o.resolved_at is not None for o in matching)
+            else None
+        )
+        if incident.official_acknowledged_at is not None:
+            acknowledged = min(acknowledged, incident.official_acknowledged_at)
+        if (acknowledged, resolved) != (
+            incident.official_acknowledged_at,
+            incident.official_resolved_at,
+        ):
+            Incident.objects.filter(id=incident.id).update(
+                official_acknowledged_at=acknowledged, official_resolved_at=resolved
+            )
+            changed += 1
+    return changed

@@ -42,7 +42,7 @@ if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-2}; else workers=1; 
     --threads 4 --access-logfile - --error-logfile - >"$OUTAGES_VAR_DIR/web.log" 2>&1 &
 pids+=($!)
 # Solo pool: one process keeps memory low and SQLite writes serialised.
-"$BIN/celery" -A config worker -B --pool=solo --loglevel=INFO \
+"$BIN/celery" -A config worker -B --pool=solo -Q celery,status --loglevel=INFO \
     --schedule="$OUTAGES_VAR_DIR/celerybeat-schedule" >"$OUTAGES_VAR_DIR/worker.log" 2>&1 &
 pids+=($!)
 

@@ -144,6 +144,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "window": PAGE_WINDOW,
         "open_incidents": summary.open_incidents,
         "events": selectors.events_open(service_id=service.id),
+        "official": selectors.official_status(service_id=service.id),
         "dependencies": selectors.service_dependencies(service_id=service.id),
         "dependents": selectors.service_dependents(service_id=service.id),
         "access_countries": selectors.service_access_countries(service_id=service.id),

@@ -12,8 +12,16 @@ from django.test import Client
 from django.utils import timezone
 
 from common.cache import detection_pass_mark
-from outages.catalogue import ACCESS, DEPENDENCIES
-from outages.models import AccessProvider, Dependency, Event, Incident, Service, WebhookDelivery
+from outages.catalogue import ACCESS, DEPENDENCIES, STATUS_PAGES
+from outages.models import (
+    AccessProvider,
+    Dependency,
+    Event,
+    Incident,
+    Service,
+    StatusPage,
+    WebhookDelivery,
+)
 from outages.services import events_apply, incident_resolve
 from outages.webhooks import event_notify
 from tests.incidents import incident_add
@@ -41,6 +49,8 @@ def cloudflare_down(catalogue, country="DE"):
 def test_the_seed_writes_the_dependency_map_once_and_keeps_edits(catalogue):
     assert Dependency.objects.count() == len(DEPENDENCIES)
     assert AccessProvider.objects.count() == len(ACCESS)
+    assert StatusPage.objects.count() == len(STATUS_PAGES)
+    assert StatusPage.objects.get(service__slug="github").url == "https://www.githubstatus.com"
     assert {"akamai", "fastly", "aws", "cloudflare", "azure", "google-cloud"} <= set(catalogue)
     fact = Dependency.objects.get(service__slug="discord", provider__slug="cloudflare")
     fact.source = "https://example.org/edited"

@@ -289,6 +289,13 @@ class IncidentDetailApi(ReadApi):
         problems = IncidentProblemSerializer(many=True)
         series = IncidentSeriesSerializer()
         outlook = OutlookSerializer(allow_null=True, help_text="null: not enough history")
+        official_acknowledged_at = serializers.DateTimeField(
+            allow_null=True,
+            help_text="when the official status page first posted about it (null: not yet)",
+        )
+        official_resolved_at = serializers.DateTimeField(
+            allow_null=True, help_text="when the official page said it was resolved"
+        )
         alternatives = AlternativeSerializer(
             many=True,
             help_text="while open: services of the same category with no problems right now "
@@ -322,7 +329,6 @@ class IncidentDetailApi(ReadApi):
                 country=incident.country,
             )
         data["alternatives"] = AlternativeSerializer(others, many=True).data
-        data["outlook"] = webhooks.outlook_json(
-            selectors.incident_outlook(incident=incident, now=timezone.now())
-        )
+        data["official_acknowledged_at"] = incident.official_acknowledged_at
+        data["official_resolved_at"] = incident.official_resolved_at
         return Response(data)

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from outages.catalogue import ACCESS, CATALOGUE, DEPENDENCIES
-from outages.services import dependency_map_seed, service_upsert
+from outages.catalogue import ACCESS, CATALOGUE, DEPENDENCIES, STATUS_PAGES
+from outages.services import dependency_map_seed, service_upsert, status_pages_seed
 
 
 class Command(BaseCommand):
@@ -19,7 +19,8 @@ class Command(BaseCommand):
                 problems=list(entry.problems),
             )
         added, access = dependency_map_seed(facts=DEPENDENCIES, access=ACCESS)
+        pages = status_pages_seed(sources=STATUS_PAGES)
         self.stdout.write(
             f"Seeded {len(CATALOGUE)} services; dependency map: {added} dependencies and "
-            f"{access} access networks added."
+            f"{access} access networks added; {pages} official status pages added."
         )
