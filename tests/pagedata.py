@@ -148,3 +148,27 @@ def event_build(*, tiktok: Service, gmail: Service, now: datetime) -> int:
         )
     events_apply(at=floor_minute(now))
     return Event.objects.get(ended_at=None).id
+
+
+def official_build(*, service: Service, now: datetime) -> None:
+    """The service's official status page as a poll left it: a major outage of Uploads that
+    it posted 12 minutes after our incident began."""
+    from outages.models import StatusPage
+
+    incident = Incident.objects.filter(service=service, ended_at=None).first()
+    posted = (incident.started_at if incident else floor_minute(now)) + timedelta(minutes=12)
+    StatusPage.objects.create(
+        service=service,
+        format="statuspage",
+        url="https://status.example.org",
+        page_url="https://status.example.org",
+        indicator="major",
+        description="Partial System Outage",
+        components=[{"name": "Uploads", "status": "major_outage"}],
+        incidents=[],
+        official_since=posted,
+        checked_at=now,
+        good_at=now,
+    )
+    if incident is not None:
+        Incident.objects.filter(id=incident.id).update(official_acknowledged_at=posted)

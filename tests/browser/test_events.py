@@ -4,7 +4,8 @@ on a member service's page, in a real browser under the site's policy."""
 import pytest
 
 from tests import pagedata
-from tests.browser.conftest import playwright_api, shot
+from tests.browser.conftest import ARTIFACTS, playwright_api, shot
+from tests.browser.test_audits import AXE, axe_violations
 
 expect = playwright_api.expect
 
@@ -17,6 +18,7 @@ def test_the_banner_leads_from_home_to_the_event_and_its_services(
 ):
     page, watch = request.getfixturevalue(viewport)
     event_id = pagedata.event_build(tiktok=tiktok, gmail=gmail, now=data)
+    pagedata.official_build(service=tiktok, now=data)
     page.goto(live_server.url + "/")
     banner = page.get_by_test_id("event-banner")
     expect(banner).to_have_count(1)
@@ -51,5 +53,15 @@ def test_the_banner_leads_from_home_to_the_event_and_its_services(
     assert (
         page.get_by_test_id("dependencies").inner_text().startswith("Content delivery: Cloudflare")
     )
+    official = page.get_by_test_id("official-sentence").inner_text()
+    assert official.startswith("The official status page reports a major outage of Uploads since ")
+    assert page.get_by_test_id("official-lag").inner_text() == (
+        "It acknowledged 1 of our incidents a median of 12 minutes after the reports began "
+        "to rise (the slowest 12 minutes)."
+    )
     shot(page, f"event-service-{viewport}")
+    page.get_by_test_id("official").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"official-service-{viewport}.png"))
+    if AXE.exists():
+        assert axe_violations(page) == []
     assert watch.errors == [] and watch.foreign == [], (watch.errors, watch.foreign)

@@ -301,7 +301,7 @@ def test_the_service_page_and_api_show_the_official_status(github, upstream, api
     assert detail["official_resolved_at"] is None
     html = client.get("/github/").content.decode()
     assert "The official status page reports a major outage of Uploads, Webhooks" in html
-    assert "a median of 16 minutes after the reports began to rise" in html
+    assert "It acknowledged 1 of our incidents a median of 16 minutes after the reports" in html
     assert api.get("/api/v1/services/gmail").status_code == 404
 
 
