@@ -313,10 +313,7 @@ def events_apply(*, at: datetime) -> EventsApplied:
             if event is None:
                 event, created = _event_create(group=group, at=at, started=started)
                 opened += int(created)
-                if not created and event.ended_at is None:
-                    events[event.id] = event
-            if event.ended_at is not None:
-                continue
+                events[event.id] = event
             kept.add(event.id)
             changed += int(_event_update(event=event, group=group, at=at))
         for event in events.values():

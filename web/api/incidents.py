@@ -331,4 +331,7 @@ class IncidentDetailApi(ReadApi):
         data["alternatives"] = AlternativeSerializer(others, many=True).data
         data["official_acknowledged_at"] = incident.official_acknowledged_at
         data["official_resolved_at"] = incident.official_resolved_at
+        data["outlook"] = webhooks.outlook_json(
+            selectors.incident_outlook(incident=incident, now=timezone.now())
+        )
         return Response(data)
