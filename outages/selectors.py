@@ -704,10 +704,16 @@ class OfficialRow:
 
 
 def official_sentence(
-    *, indicator: str, components: list[dict[str, str]], since: datetime | None
+    *,
+    indicator: str,
+    components: list[dict[str, str]],
+    since: datetime | None,
+    failing: bool = False,
 ) -> str:
     """ "The official status page reports a major outage of Uploads since 14:20 UTC"."""
     if not indicator:
+        if failing:
+            return "The official status page could not be read"
         return "The official status page has not been read yet"
     words = OFFICIAL_WORDS.get(indicator, indicator)
     text = f"The official status page reports {words}"
@@ -764,7 +770,10 @@ def official_status(*, service_id: int) -> OfficialRow | None:
         good_at=page.good_at,
         last_error=page.last_error,
         sentence=official_sentence(
-            indicator=page.indicator, components=list(page.components), since=page.official_since
+            indicator=page.indicator,
+            components=list(page.components),
+            since=page.official_since,
+            failing=bool(page.last_error),
         ),
         lag=official_lag(
             service_id=service_id, watched_since=_watched(page) if page.good_at else None

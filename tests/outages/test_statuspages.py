@@ -285,6 +285,9 @@ def test_the_sentence():
     assert official_sentence(indicator="", components=[], since=None) == (
         "The official status page has not been read yet"
     )
+    assert official_sentence(indicator="", components=[], since=None, failing=True) == (
+        "The official status page could not be read"
+    )
 
 
 def test_the_service_page_and_api_show_the_official_status(github, upstream, api, client):
