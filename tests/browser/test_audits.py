@@ -22,6 +22,7 @@ PAGES = {
     "region": ("/region/BR/", "[data-table=region-services] tbody tr"),
     "report": ("/tiktok/report", "form.report-form"),
     "thanks": ("/tiktok/report/thanks", "h1"),
+    "works-again": ("/tiktok/works-again", "form.report-form"),
     "api-docs": ("/api/v1/docs", "h1"),
     # A wider problem (tests.pagedata.event_build): its id is known once it is built.
     "event": ("/events/{event}/", "[data-testid=event-member]"),
