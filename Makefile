@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 
-.PHONY: run test lint bench bench-detect bench-outlook loadtest services clean docker-check audit
+.PHONY: run test lint bench bench-detect bench-outlook bench-events loadtest services clean docker-check audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-detect: $(VENV)/.installed-dev
 # "When will it be back": the share of incidents ending inside the ranges given (simulated).
 bench-outlook: $(VENV)/.installed-dev
 	$(PY) bench/outlook.py
+
+# Events on simulated co-spikes: precision and recall of membership, the named cause (JSON).
+bench-events: $(VENV)/.installed-dev
+	$(PY) bench/events.py
 
 docker-check:
 	./docker/check.sh
