@@ -362,6 +362,13 @@ def wait_for_database(app: App, read: Callable[[], Any]) -> Any:
             time.sleep(0.2)
 
 
+def rate_of(answers: list[Answer]) -> float:
+    """Reports sent a second, over the time they were being sent."""
+    if len(answers) < 2:
+        return 0.0
+    return round(len(answers) / max(answers[-1].sent - answers[0].sent, 1e-9), 1)
+
+
 def first_ack_after(answers: list[Answer], moment: float) -> float | None:
     """Seconds from `moment` to the first acknowledgement of a report sent after it."""
     done = [a.done for a in answers if a.sent >= moment and a.status == 201]
@@ -429,6 +436,7 @@ def scenario_redis(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     time.sleep(LOAD_SECONDS / 2)
     answers = load.stop()
     result = tally(app, "redis", answers)
+    result["rate_per_s"] = rate_of(answers)
     result["recover_s"] = None if cache_back is None else round(cache_back, 2)
     result["recover_what"] = "readiness's cache check passes again"
     result["acknowledged_while_down"] = sum(
@@ -456,6 +464,7 @@ def scenario_postgres(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     # connection attempt when it returned.
     until = back + (recovered if recovered is not None else RECOVERY_DEADLINE)
     result = tally(app, "postgres", answers, planned=lambda a: a.status == 503 and down <= a.done)
+    result["rate_per_s"] = rate_of(answers)
     result["planned_5xx"] = sum(
         1 for a in answers if a.status == 503 and down <= a.done and a.sent <= until
     )
@@ -488,17 +497,22 @@ def scenario_worker(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     booted = wait_until(
         lambda: b" ready." in worker_log.read_bytes()[logged:], deadline=RECOVERY_DEADLINE
     )
+    ready_at = time.monotonic()
     passed = wait_until(lambda: detection_pass_after(app, back_at), deadline=RECOVERY_DEADLINE)
-    resumed = None if passed is None else time.monotonic() - back
+    resumed = None if passed is None else time.monotonic() - ready_at
     time.sleep(LOAD_SECONDS / 2)
     answers = load.stop()
     load_end = datetime.now(UTC)
     result = tally(app, "worker", answers)
+    result["rate_per_s"] = rate_of(answers)
+    # The worker has returned when it is ready to take tasks; before that it is a process
+    # importing Django, Celery and numpy (worker_boot_s, reported beside).
     result["recover_s"] = None if resumed is None else round(resumed, 2)
-    result["recover_what"] = "first detection pass after the worker was started (its boot included)"
-    # Of which the worker process took this to start (Django, Celery, numpy) before it was
-    # ready to take a task.
+    result["recover_what"] = "first detection pass after the worker said it was ready"
     result["worker_boot_s"] = None if booted is None else round(booted, 2)
+    result["start_to_first_pass_s"] = (
+        None if resumed is None or booted is None else round(booted + resumed, 2)
+    )
     # The rollup caught up with everything sent meanwhile, each report counted once.
     result["rollup"] = rollup_caught_up(app, load_end, deadline=90)
     return result
