@@ -362,6 +362,30 @@ def wait_for_database(app: App, read: Callable[[], Any]) -> Any:
             time.sleep(0.2)
 
 
+PASS_LINE = re.compile(
+    rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] "
+    rb"Task analytics\.tasks\.detect_task\[[^\]]+\] succeeded",
+    re.MULTILINE,
+)
+
+
+def first_pass_after(app: App, moment: datetime, *, deadline: float) -> float | None:
+    """Seconds from `moment` to the end of the worker's first detection pass after it (from
+    the worker's log, whose times are UTC here), waiting up to `deadline` seconds for one."""
+
+    def found() -> float | None:
+        for match in PASS_LINE.finditer((app.root / "worker.log").read_bytes()):
+            stamp = match.group(1).decode() + " +0000"
+            at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f %z")
+            seconds = (at - moment).total_seconds()
+            if seconds > 0:
+                return round(seconds, 1)
+        return None
+
+    wait_until(lambda: found() is not None, deadline=deadline, step=0.5)
+    return found()
+
+
 def rate_of(answers: list[Answer]) -> float:
     """Reports sent a second, over the time they were being sent."""
     if len(answers) < 2:
@@ -442,8 +466,8 @@ def scenario_redis(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     result["acknowledged_while_down"] = sum(
         1 for a in answers if back - OUTAGE_SECONDS <= a.sent < back and a.status == 201
     )
-    waited = wait_until(lambda: detection_pass_after(app, back_at), deadline=RECOVERY_DEADLINE)
-    result["detection_resumed_s"] = None if waited is None else round(waited, 1)
+    # Passes run on the clock (every 30 s): informational, not a recovery.
+    result["detection_resumed_s"] = first_pass_after(app, back_at, deadline=RECOVERY_DEADLINE)
     return result
 
 
@@ -478,8 +502,7 @@ def scenario_postgres(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
         deadline=RECOVERY_DEADLINE,
     )
     result["ready_database_ok_s"] = None if ready_back is None else round(ready_back, 2)
-    waited = wait_until(lambda: detection_pass_after(app, back_at), deadline=RECOVERY_DEADLINE)
-    result["detection_resumed_s"] = None if waited is None else round(waited, 1)
+    result["detection_resumed_s"] = first_pass_after(app, back_at, deadline=RECOVERY_DEADLINE)
     return result
 
 
@@ -492,7 +515,7 @@ def scenario_worker(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     worker_log = app.root / "worker.log"
     logged = worker_log.stat().st_size
     app.start("worker")
-    back, back_at = time.monotonic(), datetime.now(UTC)
+    back_at = datetime.now(UTC)
     log("worker: started again")
     booted = wait_until(
         lambda: b" ready." in worker_log.read_bytes()[logged:], deadline=RECOVERY_DEADLINE
@@ -731,6 +754,8 @@ def own_app() -> Iterator[App]:
                 "TRUSTED_PROXY_COUNT": "1",
                 "OUTAGES_VAR_DIR": str(root),
                 "PYTHONUNBUFFERED": "1",
+                # The worker's log times are read back as UTC.
+                "TZ": "UTC",
             }
         )
         app = App(root=root, pg=pg, redis=redis_server, port=free_port(), env=env)
