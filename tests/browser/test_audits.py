@@ -21,6 +21,7 @@ PAGES = {
     "region": ("/region/BR/", "[data-table=region-services] tbody tr"),
     "report": ("/tiktok/report", "form.report-form"),
     "thanks": ("/tiktok/report/thanks", "h1"),
+    "works-again": ("/tiktok/works-again", "form.report-form"),
     "api-docs": ("/api/v1/docs", "h1"),
 }
 # WCAG 2.2 A and AA and axe's best practices (landmarks, heading order, ...).

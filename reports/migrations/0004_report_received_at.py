@@ -13,10 +13,7 @@ class Migration(migrations.Migration):
     # CONCURRENTLY cannot run inside a transaction.
     atomic = False
 
-    dependencies = [
-        ("outages", "0005_outbox"),
-        ("reports", "0002_counted_and_client_index"),
-    ]
+    dependencies = [("reports", "0003_recovery")]
 
     operations = [
         # Nullable, no default: PostgreSQL adds it without rewriting the table.
