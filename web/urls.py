@@ -9,6 +9,7 @@ urlpatterns = [
     path("map/", views.live_map, name="live_map"),
     path("region/<str:country>/", views.region, name="region"),
     path("oembed", embeds.oembed, name="oembed"),
+    path("offline/", views.offline, name="offline"),
     path("<slug:slug>/", views.service_detail, name="service_detail"),
     path("<slug:slug>/badge.svg", embeds.badge, name="badge"),
     path("<slug:slug>/embed/", embeds.embed, name="embed"),
