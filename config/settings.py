@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "demo",
     "web",
     "analytics",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +262,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Official status pages due for a poll, each polled by a task of the "status" queue.
+    "status-pages": {
+        "task": "outages.tasks.status_pages_due_task",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+}
+# Polling other sites waits on them: a queue of its own, so a slow status page never holds
+# up detection or webhooks.
+CELERY_TASK_ROUTES = {
+    "outages.tasks.status_pages_due_task": {"queue": "status"},
+    "outages.tasks.status_page_poll_task": {"queue": "status"},
 }
 if DEMO_TRICKLE:
     CELERY_BEAT_SCHEDULE["demo-trickle"] = {
@@ -347,8 +360,46 @@ WEBHOOK_RETRY_BACKOFF_MAX = envint("WEBHOOK_RETRY_BACKOFF_MAX", "3600")  # secon
 # Off in production: a subscriber's URL must not reach the server's own network (SSRF).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", "False")
 WEBHOOK_MAX_SUBSCRIPTIONS = envint("WEBHOOK_MAX_SUBSCRIPTIONS", "20")  # per token holder
+# Official status pages (outages.statuspages): how often each is polled, how long an answer
+# may take (per read and in all: a slow drip is cut off), how large it may be, the backoff
+# after failures, and the least time between two polls of one host (several services' pages
+# on one provider's host).
+STATUS_PAGE_INTERVAL = envint("STATUS_PAGE_INTERVAL", "60")  # seconds
+STATUS_PAGE_TIMEOUT = envint("STATUS_PAGE_TIMEOUT", "10")  # seconds per read
+STATUS_PAGE_DEADLINE = envint("STATUS_PAGE_DEADLINE", "20")  # seconds for a whole answer
+STATUS_PAGE_MAX_BYTES = envint("STATUS_PAGE_MAX_BYTES", str(2 * 1024 * 1024))
+STATUS_PAGE_BACKOFF_MAX = envint("STATUS_PAGE_BACKOFF_MAX", "3600")  # seconds
+STATUS_PAGE_HOST_INTERVAL = envint("STATUS_PAGE_HOST_INTERVAL", "5")  # seconds
+# Host names a status page may be fetched from although they resolve to private addresses
+# (a page on the internal network). Redirects are followed to public addresses only.
+STATUS_PAGE_PRIVATE_HOSTS = [
+    h.strip().lower() for h in envstr("STATUS_PAGE_PRIVATE_HOSTS", "").split(",") if h.strip()
+]
 # Links in webhook payloads and feeds; empty means relative links.
 SITE_URL = envstr("SITE_URL", "").rstrip("/")
+
+# Alerts for people without an account (alerts/): e-mail through Django's SMTP backend, and
+# browser push with VAPID. Links in alert mails need SITE_URL (e.g. https://outages.example).
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "False")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "False")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")  # seconds per connection and command
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <alerts@localhost>")
+# A confirmation link is good for this long (seconds); nothing is stored until it is used.
+ALERT_CONFIRM_MAX_AGE = envint("ALERT_CONFIRM_MAX_AGE", str(2 * 24 * 3600))
+# Sign-ups: confirmation mails per address per day, and sign-ups per client address per hour.
+ALERT_SIGNUPS_PER_EMAIL = envint("ALERT_SIGNUPS_PER_EMAIL", "3")
+ALERT_SIGNUPS_PER_IP = envint("ALERT_SIGNUPS_PER_IP", "10")
+ALERT_MAX_RETRIES = envint("ALERT_MAX_RETRIES", "6")  # after the first attempt
+# Browser push: the application server's VAPID key (base64url of the raw P-256 private key,
+# or a PEM; `manage.py vapid_key` makes one). Empty: the push option is not offered.
+VAPID_PRIVATE_KEY = envstr("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:alerts@localhost")
+PUSH_TIMEOUT = envint("PUSH_TIMEOUT", "10")  # seconds per push request
 
 # Report intake and abuse controls.
 REPORT_DEDUPE_WINDOW = envint("REPORT_DEDUPE_WINDOW", "900")  # seconds

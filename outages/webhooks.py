@@ -9,8 +9,10 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from django.utils import timezone
 from outages import selectors
 from outages.models import (
     DeliveryStatus,
+    Event,
     Incident,
     OutboxTask,
     Subscription,
@@ -34,12 +37,50 @@ from outages.outlook import Outlook
 logger = logging.getLogger(__name__)
 
 
+class DeliverTask(Protocol):
+    def delay(self, object_id: int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Another way to announce incidents, fed by the webhooks' claim: `wanted` says whether
+    anyone listens at all (nothing is queued for an incident otherwise); `announce` runs in
+    the claim's transaction, under the incident's row lock, and returns the ids of the
+    deliveries it created; each is handed to `deliver` through the outbox, under the
+    message name `name` (at most 16 characters, not one of OutboxTask's).
+
+    The alerts app registers its e-mail and push channel in its AppConfig.ready: this layer
+    does not import the layers that listen to it."""
+
+    name: str
+    wanted: Callable[[], bool]
+    announce: Callable[..., list[int]]
+    deliver: DeliverTask
+
+
+CHANNELS: dict[str, Channel] = {}
+
+
+def channel_register(channel: Channel) -> None:
+    if channel.name in OutboxTask.values or len(channel.name) > 16:
+        raise ValueError(f"unusable channel name {channel.name!r}")
+    CHANNELS[channel.name] = channel
+
+
 def announce_later(incident_id: int) -> None:
     """Have the incident's current state announced: a notify message in the outbox, in the
     transaction of the change, handed to the broker when it commits (or by the outbox sweep,
     if the broker is down then)."""
-    if Subscription.objects.filter(active=True).exists():
+    if Subscription.objects.filter(active=True).exists() or any(
+        channel.wanted() for channel in CHANNELS.values()
+    ):
         outbox_add(task=OutboxTask.NOTIFY, object_ids=[incident_id])
+
+
+def announce_event_later(event_id: int) -> None:
+    """The same for an event's change (outages.services.events_apply)."""
+    if Subscription.objects.filter(active=True).exists():
+        outbox_add(task=OutboxTask.NOTIFY_EVENT, object_ids=[event_id])
 
 
 def site_url(path: str) -> str:
@@ -69,6 +110,7 @@ def incident_payload(*, incident: Incident, event: str, previous_level: str) -> 
             "peak_at": iso(incident.peak_at),
             "peak_reports": incident.peak_reports,
             "peak_expected": incident.peak_expected,
+            "event": incident.event_id,
             "regions": selectors.incident_regions(incident=incident),
             "problems": selectors.incident_problems(incident=incident),
             "outlook": outlook_json(
@@ -99,7 +141,8 @@ def outlook_json(outlook: Outlook | None) -> dict[str, Any] | None:
 
 def incident_notify(*, incident_id: int) -> list[int]:
     """Claim the incident's unannounced change and create one delivery for each subscription
-    that wants it; the deliveries are sent after commit. Returns the new delivery ids.
+    that wants it, and hand the change to every registered channel (alerts); the deliveries
+    are sent after commit. Returns the new webhook delivery ids.
 
     Safe on two workers and on retries: the row lock and `notified_level` let one of them
     claim a change; the others find nothing to announce. Changes that happen before the
@@ -124,6 +167,13 @@ def incident_notify(*, incident_id: int) -> list[int]:
             event = WebhookEvent.LEVEL_CHANGED
         # .update() so that `updated_at` keeps meaning "detection changed it".
         Incident.objects.filter(id=incident.id).update(notified_level=incident.level)
+        for channel in CHANNELS.values():
+            outbox_add(
+                task=channel.name,
+                object_ids=channel.announce(
+                    incident=incident, event=event, previous_level=previous
+                ),
+            )
         subscriptions = selectors.subscriptions_for_incident(incident=incident)
         if not subscriptions:
             return []
@@ -141,6 +191,45 @@ def incident_notify(*, incident_id: int) -> list[int]:
         ids = [d.id for d in deliveries]
         # Sent after commit through the outbox too: a broker that fails between the claim
         # and the deliveries' hand-over must not lose them.
+        outbox_add(task=OutboxTask.DELIVER, object_ids=ids)
+    return ids
+
+
+def event_payload(*, event: Event, kind: str) -> dict[str, Any]:
+    """The JSON body of an event's notification: the kind and the event as GET /events/{id}
+    describes it."""
+    row = selectors.event_get(event_id=event.id)
+    assert row is not None  # locked by the caller
+    url = site_url(f"/api/v1/events/{event.id}")
+    return {"event": kind, "wider_problem": selectors.event_row_json(row, url=url)}
+
+
+def event_notify(*, event_id: int) -> list[int]:
+    """Claim the event's unannounced change and create one delivery for each subscription
+    that wants it (as incident_notify: one claim per change, safe on two workers)."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().filter(id=event_id).first()
+        if event is None or event.notified_version >= event.version:
+            return []
+        if event.ended_at is not None:
+            kind = WebhookEvent.EVENT_ENDED
+        elif event.notified_version == 0:
+            kind = WebhookEvent.EVENT_OPENED
+        else:
+            kind = WebhookEvent.EVENT_CHANGED
+        Event.objects.filter(id=event.id).update(notified_version=event.version)
+        subscriptions = selectors.subscriptions_for_event(event=event)
+        if not subscriptions:
+            return []
+        body = json.dumps(event_payload(event=event, kind=kind), separators=(",", ":"))
+        now = timezone.now()
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                subscription=s, outage_event=event, event=kind, body=body, created_at=now
+            )
+            for s in subscriptions
+        )
+        ids = [d.id for d in deliveries]
         outbox_add(task=OutboxTask.DELIVER, object_ids=ids)
     return ids
 
@@ -188,6 +277,19 @@ def _resolve_public(host: str, port: int) -> str | None:
         if not ipaddress.ip_address(info[4][0]).is_global:
             return f"refused: {host} resolves to a non-public address"
     return None
+
+
+def target_problem(url: str) -> str | None:
+    """Why nothing may be POSTed to this URL now, or None: the URL's own rules, then what its
+    host resolves to. Problems beginning with "refused" are final; others (a name that does
+    not resolve now) may pass later. Push endpoints, which browsers choose, go through it."""
+    problem = webhook_url_problem(url)
+    if problem:
+        return f"refused: {problem}"
+    parts = urlsplit(url)
+    return _resolve_public(
+        parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    )
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, bool]:

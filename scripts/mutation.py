@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "mutation"
 CONFIG = ROOT / "scripts" / "mutation.toml"
-SOURCES = ["config", "common", "outages", "reports", "analytics", "web", "demo"]
+SOURCES = ["config", "common", "outages", "reports", "alerts", "analytics", "web", "demo"]
 ALSO_COPY = ["bench", "templates", "static", "manage.py"]
 COPY = [*SOURCES, *ALSO_COPY, "tests", "pyproject.toml"]
 # mutmut's exit codes per mutant (mutmut/stats.py): caught means a test failed, or timed out,

@@ -80,6 +80,8 @@ def test_request_bodies_are_closed_and_name_their_choices(api):
         "RecoveryInputRequest",
         "SubscriptionInputRequest",
         "PatchedSubscriptionUpdateRequest",
+        "PushSubscribeInputRequest",
+        "PushUnsubscribeInputRequest",
     }
     for name in [*bodies, "BatchItemRequest"]:
         assert components[name]["additionalProperties"] is False, name
@@ -164,7 +166,8 @@ NOT_IN_SCHEMA = {
     # A slug of the catalogue, a problem that service offers, an assigned ISO 3166 code, a
     # subdivision of that country.
     "POST /api/v1/reports": {"service", "problem", "country", "subdivision"},
-    "POST /api/v1/reports/batch": {"service", "problem", "country", "subdivision"},
+    # observed_at: within the last 24 hours (a date-time has no range).
+    "POST /api/v1/reports/batch": {"service", "problem", "country", "subdivision", "observed_at"},
     "POST /api/v1/recoveries": {"service", "country", "subdivision"},
     # range excludes from/to/bucket; from before to, with at most 1,440 buckets; a problem
     # series spans at most 7 days; times between 2000 and 2100 (a date-time has no range).
@@ -176,6 +179,9 @@ NOT_IN_SCHEMA = {
     # A public address; known services and countries.
     "POST /api/v1/subscriptions": {"url", "services", "countries"},
     "PATCH /api/v1/subscriptions/{subscription_id}": {"url", "services", "countries"},
+    # A public push endpoint; an assigned country code.
+    "POST /api/v1/alerts/push": {"subscription.endpoint", "country"},
+    "POST /api/v1/alerts/push/unsubscribe": {"country"},
 }
 ITEM = re.compile(r"^reports\[\d+\]\.|\.\d+$")
 
