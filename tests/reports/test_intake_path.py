@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 import time
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -16,7 +17,7 @@ from django.utils import timezone
 from outages.models import Service
 from reports import abuse
 from reports.abuse import INTACT_KEY, intake_claim
-from reports.models import Report, Source
+from reports.models import Recovery, Report, Source
 from reports.services import client_key_for, group_commit, report_rows_insert
 
 pytestmark = pytest.mark.usefixtures("one_window")
@@ -110,6 +111,7 @@ def test_claims_made_while_the_cache_was_away_are_checked_once_it_is_back(
     assert again.status_code == 200 and again.json()["counted"] is False
     assert Report.objects.count() == 1
     assert int(cache.get(INTACT_KEY)) >= int(time.time()) - 5  # restarted: rows read again
+    assert redis_ttl(INTACT_KEY) == -1  # and kept until the cache loses it again
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -229,3 +231,131 @@ def test_inside_a_transaction_a_report_is_stored_by_that_transaction(tiktok):
         cursor.execute("SELECT xmin::text = txid_current()::text FROM reports_report")
         assert cursor.fetchone() == (True,)
     assert report.pk is not None
+
+
+# ------------------------------------------------- the same decisions without a shared cache
+
+UNREACHABLE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens: refused at once
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+LOCAL_ONLY = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def redis_ttl(key: str) -> int:
+    client = cache._cache.get_client(key)  # type: ignore[attr-defined]
+    return int(client.ttl(cache.make_and_validate_key(key)))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caches", [LOCAL_ONLY, UNREACHABLE], ids=["no redis", "redis down"])
+def test_without_the_shared_cache_the_claim_decides_alike(tiktok, settings, caches):
+    settings.CACHES = caches
+    settings.RATE_LIMIT_REPORTS = 3
+    settings.REPORT_ADDRESS_LIMIT = 1
+    claim = intake_claim(ip="203.0.113.5", client_key="a" * 32, service_id=tiktok.id)
+    assert claim == abuse.IntakeClaim(None, True, True)
+    assert intake_claim(ip="203.0.113.5", client_key="a" * 32, service_id=tiktok.id) == (
+        abuse.IntakeClaim(None, False, False)
+    )
+    # another client at another address: its own place under the cap
+    other = intake_claim(ip="203.0.113.6", client_key="b" * 32, service_id=tiktok.id)
+    assert other == abuse.IntakeClaim(None, True, True)
+    # a third client at the first address: over that address's cap of 1
+    third = intake_claim(ip="203.0.113.5", client_key="c" * 32, service_id=tiktok.id)
+    assert third == abuse.IntakeClaim(None, True, False)
+    limited = intake_claim(ip="203.0.113.5", client_key="d" * 32, service_id=tiktok.id)
+    assert limited.retry_after is not None and limited.retry_after >= 1
+    assert (limited.first, limited.counted) == (False, False)
+
+
+@pytest.mark.django_db
+def test_the_script_sets_the_windows_it_counts_in(tiktok, settings):
+    settings.RATE_LIMIT_WINDOW = 60
+    settings.REPORT_DEDUPE_WINDOW = 900
+    settings.REPORT_ADDRESS_LIMIT = 0  # the cap off: no counter at all
+    ip = "203.0.113.9"
+    intake_claim(ip=ip, client_key="e" * 32, service_id=tiktok.id)
+    start = abuse._window_start(60, time.time())
+    assert redis_ttl(f"rl:report:{ip}:{start}") in (60, 61)
+    assert redis_ttl(abuse.dedupe_key(client_key="e" * 32, service_id=tiktok.id)) in (899, 900)
+    cap_key, _ = abuse._address_cap_key(ip=ip, service_id=tiktok.id)
+    assert cache.get(cap_key) is None
+    assert redis_ttl(INTACT_KEY) == -1  # the marker never expires by itself
+
+
+@pytest.mark.django_db
+def test_a_repeat_found_in_the_rows_keeps_the_claim_for_the_rest_of_its_window(tiktok, settings):
+    settings.REPORT_DEDUPE_WINDOW = 900
+    report_rows_insert(
+        rows=[
+            (
+                tiktok.id,
+                "login",
+                "US",
+                "",
+                "",
+                timezone.now() - timedelta(seconds=800),
+                Source.API,
+                "g" * 32,
+            )
+        ]
+    )
+    claim = intake_claim(ip="203.0.113.10", client_key="g" * 32, service_id=tiktok.id)
+    assert claim == abuse.IntakeClaim(None, False, False)
+    assert 95 <= redis_ttl(abuse.dedupe_key(client_key="g" * 32, service_id=tiktok.id)) <= 100
+
+
+# ------------------------------------------------------------------------ recovery claims
+
+
+@pytest.mark.django_db
+def test_a_recovery_claim_is_once_per_client_and_capped_per_address(tiktok, settings):
+    settings.REPORT_ADDRESS_LIMIT = 1
+    ip = "203.0.113.20"
+    assert abuse.recovery_claim(client_key="h" * 32, service_id=tiktok.id, ip=ip) == (True, True)
+    assert abuse.recovery_claim(client_key="h" * 32, service_id=tiktok.id, ip=ip) == (False, False)
+    assert abuse.recovery_claim(client_key="i" * 32, service_id=tiktok.id, ip=ip) == (True, False)
+    settings.REPORT_ADDRESS_LIMIT = 0
+    assert abuse.recovery_claim(client_key="j" * 32, service_id=tiktok.id, ip=ip) == (True, True)
+
+
+@pytest.mark.django_db
+def test_a_stored_recovery_the_cache_does_not_know_is_a_repeat(tiktok):
+    Recovery.objects.create(service=tiktok, country="US", source=Source.API, client_key="k" * 32)
+    assert abuse.recovery_claim(client_key="k" * 32, service_id=tiktok.id, ip="192.0.2.1") == (
+        False,
+        False,
+    )
+
+
+@pytest.mark.django_db
+def test_recovery_claims_hold_in_process_while_redis_is_down(tiktok, settings, caplog):
+    settings.CACHES = UNREACHABLE
+    settings.REPORT_ADDRESS_LIMIT = 1
+    with caplog.at_level("WARNING", logger="reports.abuse"):
+        first = abuse.recovery_claim(client_key="l" * 32, service_id=tiktok.id, ip="192.0.2.2")
+    assert first == (True, True)
+    assert caplog.records[0].getMessage().startswith("dedupe: cache unavailable")
+    assert abuse.recovery_claim(client_key="l" * 32, service_id=tiktok.id, ip="192.0.2.2") == (
+        False,
+        False,
+    )
+    assert abuse.recovery_claim(client_key="m" * 32, service_id=tiktok.id, ip="192.0.2.2") == (
+        True,
+        False,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_that_cannot_be_stored_gives_its_claim_back(tiktok):
+    from reports.services import recovery_submit
+    from reports.validation import CleanRecovery
+
+    gone = CleanRecovery(service_id=10**9, country="US", subdivision="")
+    with pytest.raises(IntegrityError):
+        recovery_submit(recovery=gone, source=Source.API, client_key="n" * 32, ip="192.0.2.3")
+    assert cache.get(f"rv:{10**9}:{'n' * 32}") is None
