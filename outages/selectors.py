@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Max, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from common.regions import country_name, subdivision_name
 from outages.models import (
@@ -154,7 +155,7 @@ class IncidentRow:
 
     @property
     def scope(self) -> str:
-        return self.country_name or "Worldwide"
+        return self.country_name or _("Worldwide")
 
     @property
     def level_label(self) -> str:
