@@ -22,6 +22,10 @@ PAGES = {
     "report": ("/tiktok/report", "form.report-form"),
     "thanks": ("/tiktok/report/thanks", "h1"),
     "api-docs": ("/api/v1/docs", "h1"),
+    # Translated pages: the same rules in Japanese and Hindi (lang, labels, contrast).
+    "service-ja": ("/ja/tiktok/", "[data-map=service] svg path"),
+    "home-hi": ("/hi/", ".service-card"),
+    "report-es": ("/es/tiktok/report", "form.report-form"),
 }
 # WCAG 2.2 A and AA and axe's best practices (landmarks, heading order, ...).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
