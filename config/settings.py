@@ -216,7 +216,7 @@ REDIS_URL = envstr("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "common.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "or"),
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

@@ -2,6 +2,8 @@
 webhook subscriptions and deliveries. Counts over time and regions are analytics' reads
 (analytics/selectors/)."""
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +44,39 @@ def service_info(*, slug: str) -> dict[str, ServiceInfo]:
     """The catalogue restricted to one slug (empty if unknown): one indexed lookup."""
     rows = Service.objects.filter(slug=slug.lower()).values_list("id", "slug", "name", "problems")
     return {s: ServiceInfo(id, s, name, tuple(problems)) for id, s, name, problems in rows}
+
+
+# Seconds a process keeps the catalogue it read for single reports: every report looks its
+# service up, and the catalogue changes a few times a year. A save or delete in this process
+# forgets it at once (outages.apps); other processes see the change within this time.
+CATALOGUE_TTL = 30.0
+_catalogue: tuple[float, dict[str, ServiceInfo]] | None = None
+_catalogue_lock = threading.Lock()
+
+
+def service_info_cached(*, slug: str) -> dict[str, ServiceInfo]:
+    """service_info from this process's copy of the catalogue. A slug the copy does not know
+    is looked up in the database (a service added since), so a new service is never refused;
+    a service removed since is refused by the insert's foreign key (the caller's 400)."""
+    global _catalogue
+    now = time.monotonic()
+    held = _catalogue
+    if held is None or now - held[0] > CATALOGUE_TTL:
+        with _catalogue_lock:
+            held = _catalogue
+            if held is None or now - held[0] > CATALOGUE_TTL:
+                held = (now, service_infos())
+                _catalogue = held
+    info = held[1].get(slug.lower())
+    if info is None:
+        return service_info(slug=slug)
+    return {info.slug: info}
+
+
+def catalogue_forget(**_: object) -> None:
+    """Drop this process's copy of the catalogue (a service was saved or deleted)."""
+    global _catalogue
+    _catalogue = None
 
 
 # ---------------------------------------------------------------------------------- status

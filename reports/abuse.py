@@ -15,11 +15,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -104,26 +106,46 @@ class LocalCounters:
 
 local = LocalCounters(LOCAL_MAX_KEYS)
 _cache_down_until = 0.0
+# Whether this process made claims in its own memory that the cache does not hold.
+_claimed_locally = False
 
 
 def _shared_or_local(kind: str, shared: Callable[[], T], fallback: Callable[[], T]) -> T:
-    global _cache_down_until
+    global _cache_down_until, _claimed_locally
     if time.monotonic() < _cache_down_until:
+        _claimed_locally = True
         return fallback()
     try:
-        return shared()
+        value = shared()
     except (RedisError, OSError) as exc:
         _cache_down_until = time.monotonic() + CACHE_RETRY_AFTER
+        _claimed_locally = True
         warn_every(
             log, f"abuse:{kind}", "%s: cache unavailable, limiting per process: %s", kind, exc
         )
         return fallback()
+    if _claimed_locally:
+        _cache_back()
+    return value
+
+
+def _cache_back() -> None:
+    """The cache answers again after this process claimed reports without it: restart the
+    intact marker, so that every process checks new claims against the stored reports for a
+    dedupe window (the cache cannot know the claims made meanwhile)."""
+    global _claimed_locally
+    try:
+        cache.set(INTACT_KEY, int(time.time()), timeout=None)
+    except (RedisError, OSError):
+        return
+    _claimed_locally = False
 
 
 def abuse_state_reset() -> None:
     """Forget the in-process fallback and try the cache at once (tests, between cases)."""
-    global _cache_down_until
+    global _cache_down_until, _claimed_locally
     _cache_down_until = 0.0
+    _claimed_locally = False
     local.clear()
 
 
@@ -245,3 +267,150 @@ def address_cap_release(*, ip: str, service_id: int) -> None:
         return
     key, _ = _address_cap_key(ip=ip, service_id=service_id)
     _shared_or_local("address cap", lambda: _cache_decr(key), lambda: local.decr(key))
+
+
+# ------------------------------------------------------------------ one round trip per report
+
+# The rate limit, the dedupe claim and the address cap of one report in one Redis call: five
+# round trips were most of a single report's time. KEYS: rate, dedupe, cap, intact marker.
+# ARGV: rate ttl, rate limit, dedupe window, cap ttl, cap limit (0 = off), now (epoch s).
+# Returns {rate count, claimed (0/1), cap count, epoch since which the cache is intact}.
+INTAKE_LUA = """
+local rate = redis.call('INCR', KEYS[1])
+if rate == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if rate > tonumber(ARGV[2]) then return {rate, 0, 0, '0'} end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {rate, 0, 0, '0'} end
+local cap = 0
+if tonumber(ARGV[5]) > 0 then
+  cap = redis.call('INCR', KEYS[3])
+  if cap == 1 then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
+end
+local since = redis.call('GET', KEYS[4])
+if not since then
+  redis.call('SET', KEYS[4], ARGV[6])
+  since = ARGV[6]
+end
+return {rate, 1, cap, since}
+"""
+# The marker's key: set when the cache first holds claims, gone when it restarts empty or is
+# flushed. A claim is checked against the stored reports only while the marker is younger than
+# the dedupe window, since only then can the cache miss a claim made in the window.
+INTACT_KEY = "dd:intact"
+# Clocks of the web hosts may differ this much (seconds) without a repeat slipping through.
+INTACT_MARGIN = 60
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeClaim:
+    """What the abuse controls say about one report: `retry_after` (seconds) when the address
+    is over its rate limit; otherwise `first` when it is the client's first report of the
+    service in the dedupe window, and `counted` when the address's cap still counts it."""
+
+    retry_after: int | None
+    first: bool
+    counted: bool
+
+
+_intake_script: Any = None
+
+
+def _redis_client() -> Any:
+    """The cache's own Redis client, or None when the cache is not Redis (development)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)
+
+
+def _intake_shared(*, client: Any, ip: str, client_key: str, service_id: int) -> IntakeClaim:
+    global _intake_script
+    rate_window = settings.RATE_LIMIT_WINDOW
+    now = time.time()
+    rate_start = _window_start(rate_window, now)
+    rate_key = f"rl:report:{address_of(ip)}:{rate_start}"
+    cap_key, cap_ttl = _address_cap_key(ip=ip, service_id=service_id)
+    window = settings.REPORT_DEDUPE_WINDOW
+    if _intake_script is None:
+        _intake_script = client.register_script(INTAKE_LUA)
+    rate, claimed, cap, since = _intake_script(
+        keys=[
+            cache.make_key(rate_key),
+            cache.make_key(dedupe_key(client_key=client_key, service_id=service_id)),
+            cache.make_key(cap_key),
+            cache.make_key(INTACT_KEY),
+        ],
+        args=[
+            rate_window + 1,
+            settings.RATE_LIMIT_REPORTS,
+            window,
+            cap_ttl,
+            max(0, settings.REPORT_ADDRESS_LIMIT),
+            int(now),
+        ],
+        client=client,
+    )
+    if int(rate) > settings.RATE_LIMIT_REPORTS:
+        return IntakeClaim(max(1, int(rate_start + rate_window - now + 0.999)), False, False)
+    if not int(claimed):
+        return IntakeClaim(None, False, False)
+    counted = settings.REPORT_ADDRESS_LIMIT <= 0 or int(cap) <= settings.REPORT_ADDRESS_LIMIT
+    if now - float(since) < window + INTACT_MARGIN and _stored_repeat(
+        client_key=client_key, service_id=service_id, window=window
+    ):
+        if settings.REPORT_ADDRESS_LIMIT > 0:
+            address_cap_release(ip=ip, service_id=service_id)
+        return IntakeClaim(None, False, False)
+    return IntakeClaim(None, True, counted)
+
+
+def _stored_repeat(*, client_key: str, service_id: int, window: int) -> bool:
+    """Whether the stored reports hold this client's report of the service in the window; if
+    so the claim is kept for what remains of that report's window. The claim is given back
+    when the check fails, so that the client's retry is not taken for a repeat."""
+    now = timezone.now()
+    try:
+        last = report_last_at(
+            client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
+        )
+    except BaseException:
+        dedupe_release(client_key=client_key, service_id=service_id)
+        raise
+    if last is None:
+        return False
+    key = dedupe_key(client_key=client_key, service_id=service_id)
+    remaining = max(1, int(window - (now - last).total_seconds()))
+    _shared_or_local(
+        "dedupe",
+        lambda: cache.touch(key, timeout=remaining),
+        lambda: local.touch(key, remaining),
+    )
+    return True
+
+
+def _intake_separate(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
+    """The same decisions one control at a time: without Redis, or while it is down."""
+    retry_after = rate_limit_retry_after(ip=ip)
+    if retry_after is not None:
+        return IntakeClaim(retry_after, False, False)
+    if not dedupe_claim(client_key=client_key, service_id=service_id):
+        return IntakeClaim(None, False, False)
+    try:
+        counted = address_cap_claim(ip=ip, service_id=service_id)
+    except BaseException:
+        dedupe_release(client_key=client_key, service_id=service_id)
+        raise
+    return IntakeClaim(None, True, counted)
+
+
+def intake_claim(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
+    """Count a report against its address's rate limit, claim it for dedupe and the address
+    cap: one Redis round trip (plus an indexed read only in the dedupe window after the cache
+    came back empty, or after this process had to do without it)."""
+    client = _redis_client()
+    if client is None or time.monotonic() < _cache_down_until:
+        return _intake_separate(ip=ip, client_key=client_key, service_id=service_id)
+    return _shared_or_local(
+        "intake",
+        lambda: _intake_shared(client=client, ip=ip, client_key=client_key, service_id=service_id),
+        lambda: _intake_separate(ip=ip, client_key=client_key, service_id=service_id),
+    )

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http.request import RawPostDataException
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -15,10 +16,10 @@ from common.http import client_ip
 from common.regions import country_name, subdivision_name
 from common.text import field_name, text_problem
 from outages.models import PROBLEM_LABELS
-from outages.selectors import service_info, service_infos
+from outages.selectors import catalogue_forget, service_info_cached, service_infos
 from reports.abuse import rate_limit_retry_after
 from reports.models import Report, Source
-from reports.services import client_key_for, report_create_many, report_submit
+from reports.services import client_key_for, report_accept, report_create_many
 from reports.validation import CleanReport, clean_report
 
 # The error list of a bad batch is capped so a 10,000-item mistake stays readable.
@@ -176,21 +177,31 @@ class ReportCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         ip = client_ip(request)
-        retry_after = rate_limit_retry_after(ip=ip)
-        if retry_after is not None:
-            raise exceptions.Throttled(wait=retry_after)
-        data = request_data(request)
-        slug = data.get("service") if isinstance(data, dict) else None
-        # Only a slug the database can be asked about; clean_report words the error otherwise.
-        services = {}
-        if isinstance(slug, str) and slug and text_problem(slug) is None:
-            services = service_info(slug=slug)
-        clean, errors = clean_report(data, services)
+        try:
+            data = request_data(request)
+            slug = data.get("service") if isinstance(data, dict) else None
+            # Only a slug the database can be asked about; clean_report words the error
+            # otherwise.
+            services = {}
+            if isinstance(slug, str) and slug and text_problem(slug) is None:
+                services = service_info_cached(slug=slug)
+            clean, errors = clean_report(data, services)
+        except exceptions.APIException:
+            _count_refused(ip)
+            raise
         if clean is None:
+            _count_refused(ip)
             raise exceptions.ValidationError(errors)
-        submission = report_submit(
-            report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip
-        )
+        try:
+            submission = report_accept(
+                report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip
+            )
+        except IntegrityError:
+            # The service was removed since this process last read the catalogue.
+            catalogue_forget()
+            raise exceptions.ValidationError({"service": ["Unknown service."]}) from None
+        if submission.retry_after is not None:
+            raise exceptions.Throttled(wait=submission.retry_after)
         report = submission.report
         window = settings.REPORT_DEDUPE_WINDOW // 60
         if report is None:
@@ -204,6 +215,14 @@ class ReportCreateApi(APIView):
             )
         service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
         return Response(report_output(report, service_slug), status=status.HTTP_201_CREATED)
+
+
+def _count_refused(ip: str) -> None:
+    """A refused request counts against its address's rate limit as an accepted one does (the
+    limit is on requests), and over the limit its answer is the 429."""
+    retry_after = rate_limit_retry_after(ip=ip)
+    if retry_after is not None:
+        raise exceptions.Throttled(wait=retry_after)
 
 
 class ReportBatchCreateApi(APIView):

@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,7 +9,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reports.abuse import address_cap_claim, address_cap_release, dedupe_claim, dedupe_release
+from reports.abuse import (
+    address_cap_claim,
+    address_cap_release,
+    dedupe_claim,
+    dedupe_release,
+    intake_claim,
+)
 from reports.models import Report, Source
 from reports.validation import CleanReport
 
@@ -97,13 +104,118 @@ def report_create_many(
     )
 
 
+class _Waiting:
+    __slots__ = ("report", "done", "error", "event")
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.done = False
+        self.error: BaseException | None = None
+        self.event = threading.Event()
+
+
+class GroupCommit:
+    """Single reports of one process stored by shared transactions (group commit).
+
+    A report arriving while no insert is in flight is inserted at once by its own request; the
+    ones arriving meanwhile queue, and when that insert commits, the first of them inserts the
+    whole queue in one statement and one commit. So under load a commit holds as many reports as
+    arrived during the previous one, and when idle a report waits for no one. Every request
+    returns only after the commit that holds its row. If a shared insert fails, each of its
+    reports is tried on its own, so one bad row fails no other request and each failure is
+    that request's own exception.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._busy = False
+
+    def store(self, report: Report) -> Report:
+        if connection.in_atomic_block:
+            # The caller's transaction decides when this commits: no one may share it.
+            report.save(force_insert=True)
+            return report
+        mine = _Waiting(report)
+        with self._lock:
+            self._queue.append(mine)
+            leads = not self._busy
+            self._busy = True
+        if not leads:
+            mine.event.wait()
+        if not mine.done:
+            self._flush()
+        if mine.error is not None:
+            raise mine.error
+        return report
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            _insert_together(batch)
+        finally:
+            for waiting in batch:
+                waiting.done = True
+                waiting.event.set()
+            with self._lock:
+                if self._queue:
+                    self._queue[0].event.set()  # wakes not done: it leads the next insert
+                else:
+                    self._busy = False
+
+
+def _insert_together(batch: list[_Waiting]) -> None:
+    try:
+        _insert_reports([w.report for w in batch])
+        return
+    except Exception as exc:  # noqa: BLE001 - the waiting request raises it as its own
+        if len(batch) == 1:
+            batch[0].error = exc
+            return
+    for waiting in batch:
+        waiting.report.pk = None
+        try:
+            _insert_reports([waiting.report])
+        except Exception as exc:  # noqa: BLE001 - the waiting request raises it as its own
+            waiting.error = exc
+
+
+INSERT_COLUMNS = (*COPY_COLUMNS, "counted")
+
+
+def _insert_reports(reports: list[Report]) -> None:
+    """One INSERT of all the reports, committed by itself (the connection is in autocommit):
+    a single round trip, where the ORM's bulk_create adds BEGIN and COMMIT."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            Report.objects.bulk_create(reports)
+        return
+    row = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
+    sql = (
+        f"INSERT INTO {Report._meta.db_table} ({', '.join(INSERT_COLUMNS)}) "
+        f"VALUES {', '.join([row] * len(reports))} RETURNING id"
+    )
+    params = [getattr(r, column) for r in reports for column in INSERT_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [found[0] for found in cursor.fetchall()]
+    for report, pk in zip(reports, ids, strict=True):
+        report.pk = pk
+
+
+group_commit = GroupCommit()
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """What became of a submitted report: `report` is None for a repeat (nothing stored);
-    a stored report over its address's cap has `counted` False."""
+    """What became of a submitted report: `report` is None for a repeat (nothing stored) or
+    when the address is over its rate limit (`retry_after` seconds then); a stored report over
+    its address's cap has `counted` False."""
 
     report: Report | None
     counted: bool
+    retry_after: int | None = None
 
 
 def report_submit(*, report: CleanReport, source: str, client_key: str, ip: str) -> Submission:
@@ -128,3 +240,35 @@ def report_submit(*, report: CleanReport, source: str, client_key: str, ip: str)
             address_cap_release(ip=ip, service_id=service_id)
         raise
     return Submission(report=stored, counted=counted)
+
+
+def report_accept(*, report: CleanReport, source: str, client_key: str, ip: str) -> Submission:
+    """report_submit for a request not yet counted against its address's rate limit: the
+    rate limit, the dedupe and the address cap decided in one round trip to the cache, and
+    the row stored by a commit it may share with concurrent reports (GroupCommit)."""
+    service_id = report.service_id
+    claim = intake_claim(ip=ip, client_key=client_key, service_id=service_id)
+    if claim.retry_after is not None:
+        return Submission(report=None, counted=False, retry_after=claim.retry_after)
+    if not claim.first:
+        return Submission(report=None, counted=False)
+    try:
+        stored = group_commit.store(
+            Report(
+                service_id=service_id,
+                problem=report.problem,
+                country=report.country,
+                subdivision=report.subdivision,
+                comment=report.comment,
+                source=source,
+                client_key=client_key,
+                counted=claim.counted,
+                created_at=timezone.now(),
+            )
+        )
+    except BaseException:
+        dedupe_release(client_key=client_key, service_id=service_id)
+        if claim.counted:
+            address_cap_release(ip=ip, service_id=service_id)
+        raise
+    return Submission(report=stored, counted=claim.counted)

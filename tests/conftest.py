@@ -12,6 +12,7 @@ from common.logs import warn_every_reset
 from config.celery import app as celery_app
 from outages.models import Service
 from outages.outbox import outbox_breaker_reset
+from outages.selectors import catalogue_forget
 from outages.services import service_upsert
 from reports.abuse import abuse_state_reset
 from tests import pagedata
@@ -37,12 +38,14 @@ def _clean_cache() -> Iterator[None]:
     abuse_state_reset()
     outbox_breaker_reset()
     warn_every_reset()
+    catalogue_forget()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
     abuse_state_reset()
     outbox_breaker_reset()
     warn_every_reset()
+    catalogue_forget()
 
 
 @pytest.fixture
