@@ -292,6 +292,8 @@ LANGUAGES = [
     ("hi", "हिन्दी"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our changes to Django's number and date formats for a language (config/formats/<lang>/).
+FORMAT_MODULE_PATH = ["config.formats"]
 # The switcher's choice (a preference, not a secret: readable by the page's script is fine).
 LANGUAGE_COOKIE_NAME = "or_lang"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600

@@ -196,3 +196,21 @@ def test_the_report_form_is_translated_and_its_errors_too(client, tiktok):
     assert "La subdivision « US-CA » n’est pas dans le pays « BR »." in r.content.decode()
     names = client.get("/regions/DE.json?lang=ja").json()["subdivisions"]
     assert "バイエルン" in {s["name"] for s in names}
+
+
+def test_oembed_knows_a_service_page_in_any_language(client, data):
+    r = client.get("/oembed", {"url": "/es/tiktok/"})
+    assert r.status_code == 200 and r.json()["type"] == "rich"
+    assert client.get("/oembed", {"url": "/es/map/"}).status_code == 404
+
+
+def test_hindi_groups_numbers_as_india_does():
+    from django.utils import translation
+    from django.utils.formats import number_format
+
+    with translation.override("hi"):
+        assert number_format(1234567, force_grouping=True) == "12,34,567"
+    with translation.override("de"):
+        assert number_format(1234567, force_grouping=True) == "1.234.567"
+    with translation.override("en"):
+        assert number_format(1234567.5, 1, force_grouping=True) == "1,234,567.5"
