@@ -16,7 +16,15 @@ from django.utils import timezone
 from analytics.baseline import expected as baseline_expected
 from analytics.baseline import grid_for
 from analytics.breakdown import problem_shares, region_excess
-from analytics.detection import STATES, detect_frames, detect_many, rise_start, window_lengths
+from analytics.detection import (
+    CLOSE_QUIET,
+    CLOSE_RECENT_SPAN,
+    STATES,
+    detect_frames,
+    detect_many,
+    rise_start,
+    window_lengths,
+)
 from analytics.grids import PairGrid, Series, grid_series, grid_update
 from analytics.models import Baseline
 from analytics.rollup import ROLLUP
@@ -35,12 +43,14 @@ from analytics.selectors.windows import baseline_totals
 from common.cache import detection_pass_mark
 from common.time import floor_hour, floor_minute
 from outages.models import Incident, Level
+from outages.selectors import incident_scopes_recent
 from outages.services import (
     SeriesState,
     detection_apply,
     incident_record_past,
     incident_set_breakdown,
 )
+from reports.selectors import recovery_counts
 
 # Detection sees the last 30 hours per minute (a day for the bucket-level dispersion plus the
 # state machine's replay) and 7 weeks of hourly totals before that (5 for the weekly median,
@@ -51,6 +61,8 @@ DETECTION_HISTORY = timedelta(weeks=7)
 REFERENCE_SPAN = timedelta(hours=24)
 # The status line compares the last 15 minutes with what they should hold.
 STATUS_WINDOW = timedelta(minutes=15)
+# "Are the reports still elevated now": the span the detector itself looks at when closing.
+LATEST_MINUTES = int(CLOSE_RECENT_SPAN / pd.Timedelta(minutes=1))
 STATE_LEVELS = {i: Level(name) for i, name in enumerate(STATES)}
 # Stored baselines cover the longest chart range.
 BASELINE_STORE_SPAN = timedelta(days=8)
@@ -245,6 +257,18 @@ def _detection_input(
     )
 
 
+def recoveries_recent(*, now: datetime) -> dict[tuple[int, str], int]:
+    """ "It works again for me" (reports.Recovery) in the status window, for the scopes of the
+    incidents open or resolved within CLOSE_QUIET (the detector's memory of a "possible"
+    level): what detection_apply weighs against the reports still coming in."""
+    since = now - STATUS_WINDOW
+    said = {}
+    for service_id, country in incident_scopes_recent(since=now - CLOSE_QUIET.to_pytimedelta()):
+        counts = recovery_counts(service_id=service_id, since=since, country=country)
+        said[(service_id, country)] = sum(counts.values())
+    return said
+
+
 def detection_run(*, now: datetime | None = None) -> DetectionResult:
     """One detection pass over every service (and busy service-country pair) at once:
     open, update and resolve incidents, and rewrite every service's status."""
@@ -281,11 +305,13 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         data_service: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         data_country: list[str] = []
         recent_sum = np.zeros(0)
+        latest_sum = np.zeros(0)
     else:
         results = detect_many(data.wide, bucket=pd.Timedelta(minutes=1), history=data.history)
         data_service, data_country = data.service, data.country
         last = data.wide.to_numpy()[-int(STATUS_WINDOW / timedelta(minutes=1)) :]
         recent_sum = np.nansum(last, axis=0)
+        latest_sum = np.nansum(last[-LATEST_MINUTES:], axis=0)
     expected = np.nan_to_num(results["expected"].to_numpy(dtype=np.float64), nan=0.0)
     reports = results["count"].to_numpy(dtype=np.float64)
     threshold = np.nan_to_num(results["threshold"].to_numpy(dtype=np.float64), nan=0.0)
@@ -297,6 +323,7 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
     applied = detection_apply(
         at=at,
         now=now,
+        recoveries=recoveries_recent(now=now),
         states=[
             SeriesState(
                 service_id=int(data_service[i]),
@@ -308,6 +335,8 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
                 recent=float(recent_sum[i]),
                 recent_expected=float(expected[i]) * STATUS_WINDOW.total_seconds() / 60,
                 threshold=float(threshold[i]),
+                latest=float(latest_sum[i]),
+                latest_expected=float(expected[i]) * LATEST_MINUTES,
             )
             for i, state in enumerate(results["state"].astype(str).tolist())
         ],

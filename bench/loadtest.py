@@ -10,8 +10,9 @@ run: the ratio is what compares across machines. Every request comes from a clie
 its own (bench/loadtest.lua), so the read throttle runs at its default limits and keeps one
 small counter per client, as for a crowd. Then the outage-day mix (bench/loadtest_mix.lua):
 a crowd on one service, nine reads to one report, ramping from 32 to 256 connections, with
-every 201 counted against the rows stored; and the public pages through nginx
-(docker/nginx's template) in front of the same gunicorn.
+every 201 counted against the rows stored; and the public pages and the same mix through
+nginx (docker/nginx's template) in front of gunicorn, which then trusts two hops. Requests
+ask for gzip, as every browser does.
 """
 
 import json
@@ -136,6 +137,41 @@ def mix_stage(binary: str, url: str, connections: int, stage: int) -> dict[str, 
     raise SystemExit("wrk produced no result")
 
 
+def mix_summary(stages: list[dict[str, Any]], stored: int) -> dict[str, Any]:
+    """Every 201 must be a stored row, and no server error."""
+    acknowledged = sum(row["statuses"].get(201, 0) for row in stages)
+    log(f"outage-day mix: {acknowledged} acknowledged, {stored} stored")
+    seconds = MIX_SECONDS * len(stages)
+    return {
+        "stages": stages,
+        "reports_acknowledged": acknowledged,
+        "reports_stored": stored,
+        "reports_lost": max(acknowledged - stored, 0),
+        # Requests still in flight when a stage's time runs out can be stored while wrk
+        # never reads their 201: up to one per connection per stage.
+        "reports_stored_without_a_201_read": max(stored - acknowledged, 0),
+        "reports_per_s_absorbed": round(acknowledged / seconds, 1) if seconds else 0.0,
+        "server_errors": sum(row["server_errors"] for row in stages),
+    }
+
+
+def worker_peak_rss_mb(master: int) -> float:
+    return round(
+        max(
+            int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmHWM:")
+                )
+            )
+            / 1024
+            for pid in worker_pids(master)
+        ),
+        1,
+    )
+
+
 def count_api_reports(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT count(*) FROM reports_report WHERE source = 'api'").fetchone()
@@ -198,19 +234,13 @@ def main() -> None:
         ]
         for row in mix:
             log(f"mix at {row['connections']}: {row}")
-        stored = count_api_reports(with_path(db_url, f"/{DB}")) - before
-        acknowledged = sum(row["statuses"].get(201, 0) for row in mix)
-        outage_day = {
-            "stages": mix,
-            "reports_acknowledged": acknowledged,
-            "reports_stored": stored,
-            "reports_lost": max(acknowledged - stored, 0),
-            # Requests still in flight when a stage's time runs out can be stored while wrk
-            # never reads their 201: up to one per connection per stage.
-            "reports_stored_without_a_201_read": max(stored - acknowledged, 0),
-            "server_errors": sum(row["server_errors"] for row in mix),
-        }
-        log(f"outage-day mix: {acknowledged} acknowledged, {stored} stored")
+        outage_day = mix_summary(mix, count_api_reports(with_path(db_url, f"/{DB}")) - before)
+        rss_mb = worker_peak_rss_mb(server.pid)
+        # Behind nginx the client's address is one hop further: a server of its own that
+        # trusts both hops, on the same database and cache.
+        stop_gunicorn(server)
+        server = start_gunicorn({**env, "TRUSTED_PROXY_COUNT": "2"}, port, logfile)
+        wait_ready(port, server)
         through_nginx: dict[str, dict[str, Any]] = {}
         with tempfile.TemporaryDirectory(prefix="outage-radar-nginx-") as tmp:
             front_port = free_port()
@@ -229,20 +259,19 @@ def main() -> None:
                         result = wrk(binary, url, connections)
                         through_nginx.setdefault(name, {})[str(connections)] = result
                         log(f"nginx {name} at {connections}: {result}")
+                before = count_api_reports(with_path(db_url, f"/{DB}"))
+                nginx_mix = [
+                    mix_stage(binary, f"http://127.0.0.1:{front_port}", c, stage)
+                    for stage, c in enumerate(MIX_STAGES, start=len(MIX_STAGES) + 1)
+                ]
+                for row in nginx_mix:
+                    log(f"nginx mix at {row['connections']}: {row}")
+                outage_day_nginx = mix_summary(
+                    nginx_mix, count_api_reports(with_path(db_url, f"/{DB}")) - before
+                )
             finally:
                 front.terminate()
                 front.wait(timeout=10)
-        rss_mb = max(
-            int(
-                next(
-                    line.split()[1]
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                    if line.startswith("VmHWM:")
-                )
-            )
-            / 1024
-            for pid in worker_pids(server.pid)
-        )
     finally:
         stop_gunicorn(server)
     bare = {c: results["bare_django_view"][str(c)]["req_per_s"] for c in CONNECTIONS}
@@ -266,7 +295,8 @@ def main() -> None:
                 "results": results,
                 "through_nginx": through_nginx,
                 "outage_day_mix": outage_day,
-                "worker_peak_rss_mb": round(rss_mb, 1),
+                "outage_day_mix_through_nginx": outage_day_nginx,
+                "worker_peak_rss_mb": rss_mb,
                 "targets": TARGETS,
                 "total_s": round(time.monotonic() - started, 1),
                 "loadavg_1m": os.getloadavg()[0],

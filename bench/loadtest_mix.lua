@@ -37,7 +37,8 @@ function request()
       local headers = { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip }
       return wrk.format("POST", "/api/v1/reports", headers, body)
    end
-   return wrk.format("GET", reads[counter % #reads + 1], { ["X-Forwarded-For"] = ip })
+   local headers = { ["X-Forwarded-For"] = ip, ["Accept-Encoding"] = "gzip" }
+   return wrk.format("GET", reads[counter % #reads + 1], headers)
 end
 
 function response(status, headers, body)

@@ -236,6 +236,14 @@ def incidents_open(
     return [_incident(o) for o in qs.order_by("-started_at")[:200]]
 
 
+def incident_scopes_recent(*, since: datetime) -> set[tuple[int, str]]:
+    """(service, country) of the incidents open now or resolved since `since`."""
+    rows = Incident.objects.filter(Q(ended_at=None) | Q(ended_at__gte=since)).values_list(
+        "service_id", "country"
+    )
+    return set(rows)
+
+
 def incidents_past(*, service_id: int, limit: int = 10) -> list[IncidentRow]:
     qs = (
         Incident.objects.filter(service_id=service_id)

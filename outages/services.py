@@ -3,8 +3,8 @@ series once per pass (`detection_apply`); what opens, updates and resolves an in
 what a service's status says, is decided here."""
 
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -160,6 +160,10 @@ class SeriesState:
     recent: float  # reports in the status window
     recent_expected: float  # reports expected in it
     threshold: float
+    # Reports in the last few minutes (the detector's CLOSE_RECENT_SPAN) and expected in them:
+    # whether the reports are still elevated now, whatever the detector still remembers.
+    latest: float = 0.0
+    latest_expected: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,17 +173,56 @@ class DetectionApplied:
     active: list[Incident]  # incidents open after the pass, whose breakdowns are due
 
 
+# People saying "it works again" who can close an incident sooner (detection_apply): fewer
+# is anyone's coincidence.
+RECOVERY_MIN = 3
+# The latest reports are "back to the usual" below this many times the expected count (the
+# detector's own bar for "still elevated" when closing), or within RECOVERY_MIN of it.
+RECOVERY_USUAL = 1.5
+
+
+def back_to_usual(state: SeriesState) -> bool:
+    usual = max(RECOVERY_USUAL * state.latest_expected, state.latest_expected + RECOVERY_MIN)
+    return state.latest <= usual
+
+
+def recovered(state: SeriesState, *, said: int) -> bool:
+    """Whether people saying it works again may close this series' incident now: enough of
+    them, more than the reports above the usual lately, and those reports back to the usual."""
+    excess = state.latest - state.latest_expected
+    return said >= RECOVERY_MIN and said >= excess and back_to_usual(state)
+
+
 def detection_apply(
-    *, at: datetime, now: datetime, states: Iterable[SeriesState]
+    *,
+    at: datetime,
+    now: datetime,
+    states: Iterable[SeriesState],
+    recoveries: Mapping[tuple[int, str], int] | None = None,
 ) -> DetectionApplied:
     """Open, update and resolve incidents from one detection pass over every series, and
-    rewrite every service's status. `at` is the minute judged, `now` the time of the pass."""
+    rewrite every service's status. `at` is the minute judged, `now` the time of the pass.
+
+    `recoveries`: per (service, country) scope of a recent incident, how many people said it
+    works again in the status window. Where at least RECOVERY_MIN did, and the latest reports
+    are back to the usual (`recovered`), the detector's level, which stays up until the
+    reports have been quiet for a while, counts as no problem: the incident resolves now and
+    the status says so; within CLOSE_QUIET of an incident's end the held level does not reopen
+    it while the reports stay at the usual. It never keeps an incident open, or shuts or
+    suppresses one whose reports are elevated now."""
+    recoveries = recoveries or {}
     open_incidents = {(o.service_id, o.country): o for o in Incident.objects.filter(ended_at=None)}
     opened = resolved = 0
     active: list[Incident] = []
     statuses: dict[int, ServiceStatus] = {}
     for state in states:
         scope = (state.service_id, state.country)
+        said = recoveries.get(scope)
+        if state.level != Level.OK and said is not None:
+            # An open incident closes on people's word; a just-closed one is not reopened by
+            # the detector's memory of it while the reports stay at the usual.
+            if recovered(state, said=said) if scope in open_incidents else back_to_usual(state):
+                state = replace(state, level=Level.OK, since=None)
         # An incident opens on outage-level evidence only; "possible problems" shows on the
         # status line, and keeps an already open incident going.
         if state.level == Level.OUTAGE or (

@@ -26,7 +26,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from common.logs import warn_every
-from reports.selectors import report_last_at
+from reports.selectors import recovery_last_at, report_last_at
 
 log = logging.getLogger(__name__)
 
@@ -414,3 +414,46 @@ def intake_claim(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
         lambda: _intake_shared(client=client, ip=ip, client_key=client_key, service_id=service_id),
         lambda: _intake_separate(ip=ip, client_key=client_key, service_id=service_id),
     )
+
+
+# ------------------------------------------------------------------ "it works again for me"
+
+
+def recovery_claim(*, client_key: str, service_id: int, ip: str) -> tuple[bool, bool]:
+    """(first, counted) for a recovery: the dedupe and the address cap of reports, on keys of
+    their own (a report and a recovery of the same client are no repeats of each other).
+    Recoveries are few, so a new claim always checks the stored ones."""
+    window = settings.REPORT_DEDUPE_WINDOW
+    key = f"rv:{service_id}:{client_key}"
+    claimed = _shared_or_local(
+        "dedupe",
+        lambda: bool(cache.add(key, 1, timeout=window)),
+        lambda: local.add(key, window),
+    )
+    if not claimed:
+        return False, False
+    now = timezone.now()
+    try:
+        last = recovery_last_at(
+            client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
+        )
+    except BaseException:
+        recovery_release(client_key=client_key, service_id=service_id)
+        raise
+    if last is not None:
+        return False, False
+    limit = settings.REPORT_ADDRESS_LIMIT
+    if limit <= 0:
+        return True, True
+    cap_key = f"rvc:{service_id}:{address_of(ip)}:{_window_start(window, time.time())}"
+    count = _shared_or_local(
+        "address cap",
+        lambda: _cache_incr(cap_key, window + 1),
+        lambda: local.incr(cap_key, window + 1),
+    )
+    return True, count <= limit
+
+
+def recovery_release(*, client_key: str, service_id: int) -> None:
+    key = f"rv:{service_id}:{client_key}"
+    _shared_or_local("dedupe", lambda: cache.delete(key), lambda: local.delete(key))

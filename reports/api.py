@@ -16,11 +16,21 @@ from common.http import client_ip
 from common.regions import country_name, subdivision_name
 from common.text import field_name, text_problem
 from outages.models import PROBLEM_LABELS
-from outages.selectors import catalogue_forget, service_info_cached, service_infos
+from outages.selectors import (
+    catalogue_forget,
+    incidents_open,
+    service_info_cached,
+    service_infos,
+)
 from reports.abuse import rate_limit_retry_after
 from reports.models import Report, Source
-from reports.services import client_key_for, report_accept, report_create_many
-from reports.validation import CleanReport, clean_report
+from reports.services import (
+    client_key_for,
+    recovery_submit,
+    report_accept,
+    report_create_many,
+)
+from reports.validation import CleanReport, clean_recovery, clean_report
 
 # The error list of a bad batch is capped so a 10,000-item mistake stays readable.
 MAX_ITEM_ERRORS = 200
@@ -288,3 +298,94 @@ class ReportBatchCreateApi(APIView):
             raise exceptions.ValidationError(errors)
         created = report_create_many(reports=clean, client_keys=keys, source=Source.BATCH)
         return Response({"created": created}, status=status.HTTP_201_CREATED)
+
+
+class RecoveryInputSerializer(StrictInputSerializer):
+    service = serializers.SlugField(help_text="service slug, e.g. tiktok (any letter case)")
+    country = country_code_field()
+    subdivision = serializers.RegexField(
+        SUBDIVISION_PATTERN,
+        required=False,
+        allow_blank=True,
+        max_length=6,
+        help_text="ISO 3166-2 within the country, e.g. US-CA or CA (any letter case)",
+    )
+
+
+class RecoveryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    service = serializers.CharField()
+    country = serializers.CharField()
+    subdivision = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RecoveryCreateApi(APIView):
+    """POST /api/v1/recoveries: "it works again for me", while the service has an open
+    incident; the same validation, rate limit, dedupe and address cap as a report. Never
+    counted as a problem report; it can only make an incident close sooner."""
+
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="recovery_create",
+        summary="Say a service works again for you (while it has an open incident)",
+        request=RecoveryInputSerializer,
+        responses={
+            201: RecoveryOutputSerializer,
+            200: OpenApiResponse(
+                ReportNotCountedSerializer,
+                description="Not counted: a repeat (nothing stored), or over the address's cap.",
+            ),
+            400: _error("Invalid input; `fields` names the field."),
+            409: _error("The service has no open incident: nothing to recover from."),
+            413: _error("Body too large."),
+            415: _error("Send Content-Type: application/json."),
+            429: _error("Too many reports from this address; see Retry-After."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        ip = client_ip(request)
+        retry_after = rate_limit_retry_after(ip=ip)
+        if retry_after is not None:
+            raise exceptions.Throttled(wait=retry_after)
+        data = request_data(request)
+        slug = data.get("service") if isinstance(data, dict) else None
+        services = {}
+        if isinstance(slug, str) and slug and text_problem(slug) is None:
+            services = service_info_cached(slug=slug)
+        clean, errors = clean_recovery(data, services)
+        if clean is None:
+            raise exceptions.ValidationError(errors)
+        if not incidents_open(service_id=clean.service_id):
+            raise NoOpenIncident()
+        submission = recovery_submit(
+            recovery=clean, source=Source.API, client_key=client_key_for(ip), ip=ip
+        )
+        window = settings.REPORT_DEDUPE_WINDOW // 60
+        if submission.recovery is None:
+            return _not_counted(f"Already counted: once per service every {window} minutes.")
+        if not submission.counted:
+            return _not_counted(
+                f"Stored, not counted: at most {settings.REPORT_ADDRESS_LIMIT} per service are "
+                f"counted from one address every {window} minutes."
+            )
+        stored = submission.recovery
+        service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
+        return Response(
+            {
+                "id": stored.id,
+                "service": service_slug,
+                "country": stored.country,
+                "subdivision": stored.subdivision,
+                "created_at": CREATED_AT_FIELD.to_representation(stored.created_at),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class NoOpenIncident(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This service has no open incident: nothing to recover from."
+    default_code = "no_open_incident"

@@ -43,3 +43,21 @@ class ReportForm(forms.Form):
         subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
         if country:
             self.initial.setdefault("country", country)
+
+
+class RecoveryForm(forms.Form):
+    country = forms.ChoiceField(label=_("Country"))
+    subdivision = forms.ChoiceField(required=False, label=_("State / province (optional)"))
+
+    def __init__(self, *args: Any, country: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        country_field = self.fields["country"]
+        subdivision = self.fields["subdivision"]
+        assert isinstance(country_field, forms.ChoiceField)
+        assert isinstance(subdivision, forms.ChoiceField)
+        country_field.choices = [("", _("Choose your country")), *country_choices()]
+        chosen = str(self.data.get("country") or country).upper()
+        subdivision.choices = [("", "—"), *(subdivisions_of(chosen) if chosen else [])]
+        subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
+        if country:
+            self.initial.setdefault("country", country)

@@ -41,3 +41,31 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.problem} {self.country} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Recovery(models.Model):
+    """One person saying a service works again for them, while it has an open incident.
+
+    A table of its own, so that no count of problem reports, rollup or baseline can ever
+    include one; read only to close incidents sooner and to show where it works again."""
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="recoveries")
+    country = models.CharField(max_length=2)
+    subdivision = models.CharField(max_length=6, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    client_key = models.CharField(max_length=32)
+    # As for reports: over the address's cap it is kept but not counted.
+    counted = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "recoveries"
+        indexes = [
+            models.Index(fields=["service", "created_at"], name="recovery_service_created_idx"),
+            models.Index(
+                fields=["client_key", "service", "created_at"], name="recovery_client_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} works again {self.country} {self.created_at:%Y-%m-%d %H:%M}"

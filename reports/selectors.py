@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from reports.models import Report
+from django.db.models import Count
+
+from reports.models import Recovery, Report
 
 
 def report_count_since(
@@ -31,3 +33,35 @@ def report_recent_comments(*, service_id: int, limit: int = 10) -> list[Report]:
         .exclude(comment="")
         .order_by("-created_at")[:limit]
     )
+
+
+def recovery_last_at(*, client_key: str, service_id: int, since: datetime) -> datetime | None:
+    """When the client last said the service works again, since `since` (its dedupe)."""
+    return (
+        Recovery.objects.filter(client_key=client_key, service_id=service_id, created_at__gte=since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def recovery_counts(
+    *, service_id: int, since: datetime, country: str = "", until: datetime | None = None
+) -> dict[str, int]:
+    """Counted recoveries of a service since `since` (and before `until`) by country (one
+    country's if given)."""
+    qs = Recovery.objects.filter(service_id=service_id, created_at__gte=since, counted=True)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    if country:
+        qs = qs.filter(country=country)
+    rows = qs.values("country").annotate(n=Count("id")).order_by("-n", "country")
+    return {row["country"]: row["n"] for row in rows}
+
+
+def report_count_in(*, service_id: int, since: datetime, country: str = "") -> int:
+    """Counted problem reports of a service since `since` (in one country if given)."""
+    qs = Report.objects.filter(service_id=service_id, created_at__gte=since, counted=True)
+    if country:
+        qs = qs.filter(country=country)
+    return qs.count()

@@ -15,9 +15,11 @@ from reports.abuse import (
     dedupe_claim,
     dedupe_release,
     intake_claim,
+    recovery_claim,
+    recovery_release,
 )
-from reports.models import Report, Source
-from reports.validation import CleanReport
+from reports.models import Recovery, Report, Source
+from reports.validation import CleanRecovery, CleanReport
 
 COPY_COLUMNS = (
     "service_id",
@@ -272,3 +274,36 @@ def report_accept(*, report: CleanReport, source: str, client_key: str, ip: str)
             address_cap_release(ip=ip, service_id=service_id)
         raise
     return Submission(report=stored, counted=claim.counted)
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverySubmission:
+    """`recovery` is None for a repeat; `counted` False over the address's cap."""
+
+    recovery: Recovery | None
+    counted: bool
+
+
+def recovery_submit(
+    *, recovery: CleanRecovery, source: str, client_key: str, ip: str
+) -> RecoverySubmission:
+    """Store "it works again for me" unless this client said so for the service within the
+    dedupe window. The caller has checked the rate limit and that an incident is open."""
+    service_id = recovery.service_id
+    first, counted = recovery_claim(client_key=client_key, service_id=service_id, ip=ip)
+    if not first:
+        return RecoverySubmission(recovery=None, counted=False)
+    try:
+        stored = Recovery.objects.create(
+            service_id=service_id,
+            country=recovery.country,
+            subdivision=recovery.subdivision,
+            source=source,
+            client_key=client_key,
+            counted=counted,
+            created_at=timezone.now(),
+        )
+    except BaseException:
+        recovery_release(client_key=client_key, service_id=service_id)
+        raise
+    return RecoverySubmission(recovery=stored, counted=counted)

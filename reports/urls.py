@@ -13,4 +13,6 @@ urlpatterns = [
     path("<slug:slug>/report/thanks", views.report_thanks, name="report_thanks"),
     path("<slug:slug>/report/received", views.report_received, name="report_received"),
     path("<slug:slug>/report/already", views.report_already, name="report_already"),
+    path("<slug:slug>/works-again", views.recovery_form, name="recovery_form"),
+    path("<slug:slug>/works-again/thanks", views.recovery_thanks, name="recovery_thanks"),
 ]

@@ -107,3 +107,35 @@ def clean_report(
     if errors or service is None:
         return None, errors
     return CleanReport(service.id, problem, country, subdivision, comment), {}
+
+
+RECOVERY_FIELDS = ("service", "country", "subdivision")
+
+
+@dataclass(frozen=True, slots=True)
+class CleanRecovery:
+    service_id: int
+    country: str
+    subdivision: str
+
+
+def clean_recovery(
+    data: Any, services: Mapping[str, ServiceInfo]
+) -> tuple[CleanRecovery | None, Errors]:
+    """ "It works again for me": the service and where, under the same rules as a report's
+    service, country and subdivision (and no other field)."""
+    if not isinstance(data, Mapping):
+        return None, {"non_field_errors": ["Expected a JSON object."]}
+    errors: Errors = {
+        field_name(key): ["Unknown field."] for key in data if key not in RECOVERY_FIELDS
+    }
+    shared = {key: data[key] for key in RECOVERY_FIELDS if key in data}
+    # Any problem the service offers: the report rules then judge only the shared fields.
+    slug = shared.get("service")
+    service = services.get(slug.lower()) if isinstance(slug, str) else None
+    shared["problem"] = service.problems[0] if service and service.problems else "other"
+    clean, report_errors = clean_report(shared, services)
+    errors.update(report_errors)
+    if errors or clean is None:
+        return None, errors
+    return CleanRecovery(clean.service_id, clean.country, clean.subdivision), {}

@@ -11,13 +11,13 @@ from common.api import error_json
 from common.http import client_ip
 from common.regions import countries, subdivisions_of
 from outages.models import Service
-from outages.selectors import ServiceInfo
+from outages.selectors import ServiceInfo, incidents_open
 from reports.abuse import rate_limit_retry_after
-from reports.forms import ReportForm
+from reports.forms import RecoveryForm, ReportForm
 from reports.models import Source
 from reports.selectors import report_count_since
-from reports.services import client_key_for, report_submit
-from reports.validation import clean_report
+from reports.services import client_key_for, recovery_submit, report_submit
+from reports.validation import clean_recovery, clean_report
 
 BROWSER_COOKIE = "or_bid"
 COUNTRY_COOKIE = "or_country"
@@ -191,3 +191,60 @@ def subdivisions_json(request: HttpRequest, country: str) -> JsonResponse:
     with translation.override(lang):
         items = [{"code": c, "name": n} for c, n in subdivisions_of(code)]
     return JsonResponse({"country": code, "subdivisions": items})
+
+
+def recovery_form(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "It works again for me": only while the service has an open incident."""
+    service = get_object_or_404(Service, slug=slug)
+    country = preferred_country(request)
+    is_open = bool(incidents_open(service_id=service.id))
+    status = 200
+    form = RecoveryForm(country=country)
+    if request.method == "POST" and is_open:
+        retry_after = rate_limit_retry_after(ip=client_ip(request))
+        if retry_after is not None:
+            response = render(
+                request,
+                "reports/rate_limited.html",
+                {"service": service, "retry_after": retry_after},
+                status=429,
+            )
+            response["Retry-After"] = str(retry_after)
+            return _with_browser_cookie(request, response)
+        form = RecoveryForm(request.POST, country=country)
+        if form.is_valid():
+            info = {
+                service.slug: ServiceInfo(
+                    service.id, service.slug, service.name, tuple(service.problems)
+                )
+            }
+            data = {k: form.cleaned_data[k] for k in ("country", "subdivision")}
+            clean, errors = clean_recovery({"service": service.slug, **data}, info)
+            if clean is not None:
+                recovery_submit(
+                    recovery=clean,
+                    source=Source.WEB,
+                    client_key=client_key_for(browser_identity(request)),
+                    ip=client_ip(request),
+                )
+                response = redirect("recovery_thanks", slug=service.slug)
+                return _with_browser_cookie(request, response)
+            for field, messages in errors.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+        status = 400
+    elif request.method == "POST":
+        status = 409
+    response = render(
+        request,
+        "reports/recovery_form.html",
+        {"service": service, "form": form, "is_open": is_open},
+        status=status,
+    )
+    return _with_browser_cookie(request, response)
+
+
+@require_GET
+def recovery_thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    service = get_object_or_404(Service, slug=slug)
+    return render(request, "reports/recovery_thanks.html", {"service": service})

@@ -51,6 +51,7 @@ def test_schema_is_served_and_documents_every_endpoint(api):
         "/api/v1/subscriptions/{subscription_id}/deliveries",
         "/api/v1/reports",
         "/api/v1/reports/batch",
+        "/api/v1/recoveries",
     } <= set(paths)
     trend = paths["/api/v1/services/{slug}/trend"]["get"]
     assert {p["name"] for p in trend["parameters"]} >= {
@@ -76,6 +77,7 @@ def test_request_bodies_are_closed_and_name_their_choices(api):
     assert bodies == {
         "ReportInputRequest",
         "BatchInputRequest",
+        "RecoveryInputRequest",
         "SubscriptionInputRequest",
         "PatchedSubscriptionUpdateRequest",
     }
@@ -163,6 +165,7 @@ NOT_IN_SCHEMA = {
     # subdivision of that country.
     "POST /api/v1/reports": {"service", "problem", "country", "subdivision"},
     "POST /api/v1/reports/batch": {"service", "problem", "country", "subdivision"},
+    "POST /api/v1/recoveries": {"service", "country", "subdivision"},
     # range excludes from/to/bucket; from before to, with at most 1,440 buckets; a problem
     # series spans at most 7 days; times between 2000 and 2100 (a date-time has no range).
     "GET /api/v1/services/{slug}/trend": {"range", "from", "to", "problem", "country"},

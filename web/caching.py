@@ -11,8 +11,10 @@ served with a 503 and Retry-After (it says what it said, at the time it says) ra
 error page."""
 
 import functools
+import gzip
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +24,12 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 from django.utils import timezone, translation
-from django.utils.cache import get_conditional_response
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from redis.exceptions import RedisError
 
 from common.cache import cached, detection_pass_id, minute_key
+from common.compression import carries_a_secret
 from common.middleware import DATABASE_UNAVAILABLE, UNAVAILABLE_RETRY_AFTER
 from common.text import query_problems
 from common.time import floor_minute
@@ -37,8 +40,13 @@ logger = logging.getLogger(__name__)
 # long while we cannot answer at all: during an outage of ours, yesterday's page beats none.
 STALE_WHILE_REVALIDATE = 30
 STALE_IF_ERROR = 600
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as GZipMiddleware reads Accept-Encoding
 # How long a variant's last good page is kept for an outage of the database (seconds).
 LAST_GOOD_TTL = 24 * 3600
+
+
+# Pages shorter than this are sent as they are (GZipMiddleware's own threshold).
+GZIP_MIN_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,10 @@ class CachedPage:
     content_type: str
     etag: str
     minute: datetime
+    # Compressed once with the page, not once per visitor: gzip of a home page cost more CPU
+    # than the rest of serving it from the cache. No length padding (GZipMiddleware's BREACH
+    # measure): nothing on a public page is secret.
+    gzipped: bytes | None = None
 
 
 class _Uncacheable(Exception):
@@ -139,6 +151,11 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
                 content_type=response["Content-Type"],
                 etag='"' + hashlib.sha256(content).hexdigest()[:32] + '"',
                 minute=floor_minute(now),
+                gzipped=(
+                    gzip.compress(content, compresslevel=6, mtime=0)
+                    if len(content) >= GZIP_MIN_LENGTH
+                    else None
+                ),
             )
             _keep_last_good(request, computed)
             return computed
@@ -153,12 +170,24 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
                 raise  # common.middleware answers with the plain 503 page
             logger.warning("database unavailable, serving the last good %s", request.path)
             return kept
-        response = HttpResponse(page.content, content_type=page.content_type)
+        etag = page.etag
+        if (
+            page.gzipped is not None
+            and ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", ""))
+            and not carries_a_secret(request, HttpResponse())
+        ):
+            # GZipMiddleware leaves a response with a Content-Encoding alone.
+            response = HttpResponse(page.gzipped, content_type=page.content_type)
+            response["Content-Encoding"] = "gzip"
+            etag = page.etag[:-1] + '-gzip"'  # another representation, another tag
+        else:
+            response = HttpResponse(page.content, content_type=page.content_type)
+        patch_vary_headers(response, ("Accept-Encoding",))
         response["Cache-Control"] = cache_control(now)
-        response["ETag"] = page.etag
+        response["ETag"] = etag
         response["Last-Modified"] = http_date(page.minute.timestamp())
         conditional = get_conditional_response(
-            request, etag=page.etag, last_modified=int(page.minute.timestamp()), response=response
+            request, etag=etag, last_modified=int(page.minute.timestamp()), response=response
         )
         if conditional is not None and conditional is not response:
             conditional["Cache-Control"] = response["Cache-Control"]

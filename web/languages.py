@@ -38,6 +38,8 @@ NEGOTIATED = frozenset(
         "report_thanks",
         "report_received",
         "report_already",
+        "recovery_form",
+        "recovery_thanks",
     }
 )
 CODES = tuple(code for code, _ in settings.LANGUAGES)

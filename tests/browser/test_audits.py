@@ -21,6 +21,7 @@ PAGES = {
     "region": ("/region/BR/", "[data-table=region-services] tbody tr"),
     "report": ("/tiktok/report", "form.report-form"),
     "thanks": ("/tiktok/report/thanks", "h1"),
+    "works-again": ("/tiktok/works-again", "form.report-form"),
     "api-docs": ("/api/v1/docs", "h1"),
     # Translated pages: the same rules in Japanese and Hindi (lang, labels, contrast).
     "service-ja": ("/ja/tiktok/", "[data-map=service] svg path"),

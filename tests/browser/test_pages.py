@@ -249,3 +249,27 @@ def test_the_one_line_embed_shows_the_card_on_another_site(desktop, live_server,
     finally:
         other.shutdown()
     assert watch.errors == []
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_it_works_again_for_me_from_the_service_page(viewport, request, live_server, data):
+    from reports.models import Recovery
+
+    page, watch = request.getfixturevalue(viewport)
+    page.goto(live_server.url + "/tiktok/")
+    page.get_by_role("link", name="It works again for me").click()
+    page.wait_for_url("**/tiktok/works-again")
+    page.get_by_label("Country").select_option("BR")
+    shot(page, f"works-again-form-{viewport}")
+    page.get_by_role("button", name="It works again for me").click()
+    page.wait_for_url("**/tiktok/works-again/thanks")
+    assert "works again for you" in page.get_by_role("heading", level=1).inner_text()
+    shot(page, f"works-again-thanks-{viewport}")
+    assert Recovery.objects.get().country == "BR"
+    cache.clear()
+    page.goto(live_server.url + "/tiktok/")
+    said = page.get_by_test_id("recoveries")
+    assert said.inner_text() == "It works again for people in: Brazil (1)."
+    said.scroll_into_view_if_needed()
+    shot(page, f"works-again-service-{viewport}")
+    assert watch.errors == [] and watch.foreign == []

@@ -179,3 +179,25 @@ def test_a_page_refuses_a_parameter_it_could_not_key_or_show(client, data, path,
     r = client.get(f"{path}?{query}", headers={"content-type": "text/plain; charset=utf-7"})
     assert r.status_code == 400
     assert r.content.decode() == message + "\n"
+
+
+def test_a_page_is_compressed_once_with_its_computation(client, data):
+    import gzip
+
+    plain = client.get("/tiktok/")
+    packed = client.get("/tiktok/", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    again = client.get("/tiktok/", HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in plain and packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+    # The same bytes each time: compressed once, with no per-response padding.
+    assert again.content == packed.content
+    assert packed["ETag"] == plain["ETag"][:-1] + '-gzip"'
+    for r in (plain, packed):
+        assert "Accept-Encoding" in r["Vary"]
+    revalidated = client.get(
+        "/tiktok/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=packed["ETag"]
+    )
+    assert revalidated.status_code == 304
+    # The plain tag does not validate the compressed representation.
+    other = client.get("/tiktok/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=plain["ETag"])
+    assert other.status_code == 200

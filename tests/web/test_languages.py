@@ -194,6 +194,8 @@ def test_the_report_form_is_translated_and_its_errors_too(client, tiktok):
     )
     assert r.status_code == 400
     assert "La subdivision « US-CA » n’est pas dans le pays « BR »." in r.content.decode()
+    recovery = client.get("/es/tiktok/works-again").content.decode()
+    assert "¿Ya te funciona TikTok?" in recovery and 'lang="es"' in recovery
     names = client.get("/regions/DE.json?lang=ja").json()["subdivisions"]
     assert "バイエルン" in {s["name"] for s in names}
 

@@ -31,9 +31,11 @@ from common.api import (
     query_params,
     read_responses,
 )
+from common.regions import country_name
 from outages import selectors, webhooks
 from outages.models import Level, Service
 from outages.outlook import BASES
+from reports.selectors import recovery_counts
 from web.api.shared import (
     EARLIEST,
     LATEST,
@@ -273,6 +275,12 @@ class AlternativeSerializer(serializers.Serializer):
         return webhooks.site_url(f"/api/v1/services/{obj.slug}")
 
 
+class RecoverySerializer(serializers.Serializer):
+    country = serializers.CharField()
+    country_name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
 class IncidentDetailApi(ReadApi):
     """GET /api/v1/outages/<id>: one incident with its regions, problems and the series
     around it."""
@@ -287,6 +295,11 @@ class IncidentDetailApi(ReadApi):
             many=True,
             help_text="while open: services of the same category with no problems right now "
             "(in the incident's country, for a country incident); empty once resolved",
+        )
+        recoveries = RecoverySerializer(
+            many=True,
+            help_text='"it works again for me" by country during the incident (most first); '
+            "never counted as reports",
         )
 
     @extend_schema(
@@ -316,6 +329,19 @@ class IncidentDetailApi(ReadApi):
                 country=incident.country,
             )
         data["alternatives"] = AlternativeSerializer(others, many=True).data
+        counts = recovery_counts(
+            service_id=incident.service_id,
+            since=incident.started_at,
+            country=incident.country,
+            until=incident.ended_at,
+        )
+        data["recoveries"] = RecoverySerializer(
+            [
+                {"country": c, "country_name": country_name(c), "count": n}
+                for c, n in counts.items()
+            ],
+            many=True,
+        ).data
         data["outlook"] = webhooks.outlook_json(
             selectors.incident_outlook(incident=incident, now=timezone.now())
         )
