@@ -17,6 +17,7 @@ from common.regions import country_name, subdivision_name
 from common.text import field_name, text_problem
 from outages.models import PROBLEM_LABELS
 from outages.selectors import (
+    ServiceInfo,
     catalogue_forget,
     incidents_open,
     service_info_cached,
@@ -189,12 +190,7 @@ class ReportCreateApi(APIView):
         ip = client_ip(request)
         try:
             data = request_data(request)
-            slug = data.get("service") if isinstance(data, dict) else None
-            # Only a slug the database can be asked about; clean_report words the error
-            # otherwise.
-            services = {}
-            if isinstance(slug, str) and slug and text_problem(slug) is None:
-                services = service_info_cached(slug=slug)
+            services = _named_service(data)
             clean, errors = clean_report(data, services)
         except exceptions.APIException:
             _count_refused(ip)
@@ -225,6 +221,15 @@ class ReportCreateApi(APIView):
             )
         service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
         return Response(report_output(report, service_slug), status=status.HTTP_201_CREATED)
+
+
+def _named_service(data: Any) -> dict[str, ServiceInfo]:
+    """The catalogue entry of the body's `service`, if it names one. Only a slug the database
+    can be asked about is looked up; the validation words the error otherwise."""
+    slug = data.get("service") if isinstance(data, dict) else None
+    if isinstance(slug, str) and slug and text_problem(slug) is None:
+        return service_info_cached(slug=slug)
+    return {}
 
 
 def _count_refused(ip: str) -> None:
@@ -351,10 +356,7 @@ class RecoveryCreateApi(APIView):
         if retry_after is not None:
             raise exceptions.Throttled(wait=retry_after)
         data = request_data(request)
-        slug = data.get("service") if isinstance(data, dict) else None
-        services = {}
-        if isinstance(slug, str) and slug and text_problem(slug) is None:
-            services = service_info_cached(slug=slug)
+        services = _named_service(data)
         clean, errors = clean_recovery(data, services)
         if clean is None:
             raise exceptions.ValidationError(errors)

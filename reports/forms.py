@@ -25,24 +25,29 @@ class ReportForm(forms.Form):
     def __init__(self, *args: Any, service: Service, country: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         problem = self.fields["problem"]
-        country_field = self.fields["country"]
-        subdivision = self.fields["subdivision"]
         assert isinstance(problem, forms.ChoiceField)
-        assert isinstance(country_field, forms.ChoiceField)
-        assert isinstance(subdivision, forms.ChoiceField)
         # Set here, per form: a lazy string's % would be worked out once, at import.
         self.fields["comment"].label = gettext(
             "Comment (optional, at most %(count)s characters)"
         ) % {"count": COMMENT_MAX}
         problem.choices = service.problem_choices()
-        country_field.choices = [("", _("Choose your country")), *country_choices()]
-        chosen = str(self.data.get("country") or country).upper()
-        subdivision.choices = [("", "—"), *(subdivisions_of(chosen) if chosen else [])]
-        # Subdivision choices are not enforced here: the shared rules give a clearer error
-        # ("not in country") when JavaScript is off and the list is stale.
-        subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
-        if country:
-            self.initial.setdefault("country", country)
+        place_choices(self, country)
+
+
+def place_choices(form: forms.Form, country: str) -> None:
+    """The country list and the chosen (or remembered) country's subdivisions."""
+    country_field = form.fields["country"]
+    subdivision = form.fields["subdivision"]
+    assert isinstance(country_field, forms.ChoiceField)
+    assert isinstance(subdivision, forms.ChoiceField)
+    country_field.choices = [("", _("Choose your country")), *country_choices()]
+    chosen = str(form.data.get("country") or country).upper()
+    subdivision.choices = [("", "—"), *(subdivisions_of(chosen) if chosen else [])]
+    # Subdivision choices are not enforced here: the shared rules give a clearer error
+    # ("not in country") when JavaScript is off and the list is stale.
+    subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
+    if country:
+        form.initial.setdefault("country", country)
 
 
 class RecoveryForm(forms.Form):
@@ -51,13 +56,4 @@ class RecoveryForm(forms.Form):
 
     def __init__(self, *args: Any, country: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        country_field = self.fields["country"]
-        subdivision = self.fields["subdivision"]
-        assert isinstance(country_field, forms.ChoiceField)
-        assert isinstance(subdivision, forms.ChoiceField)
-        country_field.choices = [("", _("Choose your country")), *country_choices()]
-        chosen = str(self.data.get("country") or country).upper()
-        subdivision.choices = [("", "—"), *(subdivisions_of(chosen) if chosen else [])]
-        subdivision.valid_value = lambda value: True  # type: ignore[method-assign]
-        if country:
-            self.initial.setdefault("country", country)
+        place_choices(self, country)

@@ -74,20 +74,28 @@ def _with_browser_cookie(request: HttpRequest, response: HttpResponse) -> HttpRe
     return response
 
 
+def _rate_limited(request: HttpRequest, service: Service) -> HttpResponse | None:
+    """Count the post against its address's rate limit; the 429 page when over it."""
+    retry_after = rate_limit_retry_after(ip=client_ip(request))
+    if retry_after is None:
+        return None
+    response = render(
+        request,
+        "reports/rate_limited.html",
+        {"service": service, "retry_after": retry_after},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return _with_browser_cookie(request, response)
+
+
 def report_form(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
     country = preferred_country(request)
     if request.method == "POST":
-        retry_after = rate_limit_retry_after(ip=client_ip(request))
-        if retry_after is not None:
-            response = render(
-                request,
-                "reports/rate_limited.html",
-                {"service": service, "retry_after": retry_after},
-                status=429,
-            )
-            response["Retry-After"] = str(retry_after)
-            return _with_browser_cookie(request, response)
+        limited = _rate_limited(request, service)
+        if limited is not None:
+            return limited
         form = ReportForm(request.POST, service=service, country=country)
         if form.is_valid():
             if form.cleaned_data["website"]:
@@ -131,10 +139,10 @@ def report_form(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         form = ReportForm(service=service, country=country)
         status = 200
-    response = render(
+    page = render(
         request, "reports/report_form.html", {"service": service, "form": form}, status=status
     )
-    return _with_browser_cookie(request, response)
+    return _with_browser_cookie(request, page)
 
 
 @require_GET
@@ -201,16 +209,9 @@ def recovery_form(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     form = RecoveryForm(country=country)
     if request.method == "POST" and is_open:
-        retry_after = rate_limit_retry_after(ip=client_ip(request))
-        if retry_after is not None:
-            response = render(
-                request,
-                "reports/rate_limited.html",
-                {"service": service, "retry_after": retry_after},
-                status=429,
-            )
-            response["Retry-After"] = str(retry_after)
-            return _with_browser_cookie(request, response)
+        limited = _rate_limited(request, service)
+        if limited is not None:
+            return limited
         form = RecoveryForm(request.POST, country=country)
         if form.is_valid():
             info = {
@@ -235,13 +236,13 @@ def recovery_form(request: HttpRequest, slug: str) -> HttpResponse:
         status = 400
     elif request.method == "POST":
         status = 409
-    response = render(
+    page = render(
         request,
         "reports/recovery_form.html",
         {"service": service, "form": form, "is_open": is_open},
         status=status,
     )
-    return _with_browser_cookie(request, response)
+    return _with_browser_cookie(request, page)
 
 
 @require_GET

@@ -16,6 +16,7 @@ from outages.selectors import catalogue_forget
 from outages.services import service_upsert
 from reports.abuse import abuse_state_reset
 from tests import pagedata
+from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
 
 
@@ -117,3 +118,16 @@ def eager() -> Iterator[None]:
 @pytest.fixture
 def owner(db) -> User:
     return User.objects.create_user("bot", password="unused-password-123")
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, to kill, pause and restart; the cache uses it."""
+    binary = redis_server_bin()
+    if binary is None:
+        pytest.skip("needs redis-server")
+    server = OwnRedis(binary)
+    server.start()
+    settings.CACHES = server.cache_settings()
+    yield server
+    server.remove()

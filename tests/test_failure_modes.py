@@ -17,7 +17,6 @@ from analytics.rollup import rollup_run
 from reports.models import Report, Source
 from reports.services import client_key_for, report_create
 from reports.validation import CleanReport
-from tests.redis import OwnRedis, redis_server_bin
 
 REPORT = {"service": "tiktok", "problem": "login", "country": "US"}
 
@@ -81,18 +80,6 @@ def test_with_redis_down_an_address_counts_at_most_its_cap(tiktok, one_window):
     assert Report.objects.count() == 14  # all kept
     rollup_run(now=timezone.now())
     assert sum(MinuteCount.objects.values_list("count", flat=True)) == 10
-
-
-@pytest.fixture
-def own_redis(settings):
-    binary = redis_server_bin()
-    if binary is None:
-        pytest.skip("needs redis-server")
-    server = OwnRedis(binary)
-    server.start()
-    settings.CACHES = server.cache_settings()
-    yield server
-    server.remove()
 
 
 @pytest.mark.django_db

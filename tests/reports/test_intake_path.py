@@ -18,7 +18,6 @@ from reports import abuse
 from reports.abuse import INTACT_KEY, intake_claim
 from reports.models import Report, Source
 from reports.services import client_key_for, group_commit, report_rows_insert
-from tests.redis import OwnRedis, redis_server_bin
 
 pytestmark = pytest.mark.usefixtures("one_window")
 
@@ -90,18 +89,6 @@ def test_once_the_cache_has_held_claims_for_a_window_the_rows_are_not_read(
     cache.set(INTACT_KEY, int(time.time()) - 900 - 59, timeout=None)
     with django_assert_num_queries(1):
         intake_claim(ip="203.0.113.7", client_key="f" * 32, service_id=tiktok.id)
-
-
-@pytest.fixture
-def own_redis(settings):
-    binary = redis_server_bin()
-    if binary is None:
-        pytest.skip("needs redis-server")
-    server = OwnRedis(binary)
-    server.start()
-    settings.CACHES = server.cache_settings()
-    yield server
-    server.remove()
 
 
 @pytest.mark.django_db
