@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "demo",
     "web",
     "analytics",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -375,6 +376,29 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", "False"
 WEBHOOK_MAX_SUBSCRIPTIONS = envint("WEBHOOK_MAX_SUBSCRIPTIONS", "20")  # per token holder
 # Links in webhook payloads and feeds; empty means relative links.
 SITE_URL = envstr("SITE_URL", "").rstrip("/")
+
+# Alerts for people without an account (alerts/): e-mail through Django's SMTP backend, and
+# browser push with VAPID. Links in alert mails need SITE_URL (e.g. https://outages.example).
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "False")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "False")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")  # seconds per connection and command
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <alerts@localhost>")
+# A confirmation link is good for this long (seconds); nothing is stored until it is used.
+ALERT_CONFIRM_MAX_AGE = envint("ALERT_CONFIRM_MAX_AGE", str(2 * 24 * 3600))
+# Sign-ups: confirmation mails per address per day, and sign-ups per client address per hour.
+ALERT_SIGNUPS_PER_EMAIL = envint("ALERT_SIGNUPS_PER_EMAIL", "3")
+ALERT_SIGNUPS_PER_IP = envint("ALERT_SIGNUPS_PER_IP", "10")
+ALERT_MAX_RETRIES = envint("ALERT_MAX_RETRIES", "6")  # after the first attempt
+# Browser push: the application server's VAPID key (base64url of the raw P-256 private key,
+# or a PEM; `manage.py vapid_key` makes one). Empty: the push option is not offered.
+VAPID_PRIVATE_KEY = envstr("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = envstr("VAPID_SUBJECT", "mailto:alerts@localhost")
+PUSH_TIMEOUT = envint("PUSH_TIMEOUT", "10")  # seconds per push request
 
 # Report intake and abuse controls.
 REPORT_DEDUPE_WINDOW = envint("REPORT_DEDUPE_WINDOW", "900")  # seconds

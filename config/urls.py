@@ -7,8 +7,8 @@ from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 
 from reports import urls as report_urls
+from web import app, views
 from web import urls as web_urls
-from web import views
 from web.languages import language_switch
 from web.sitemaps import SITEMAPS
 
@@ -24,10 +24,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
+    path("manifest.webmanifest", app.manifest, name="manifest"),
+    path("sw.js", app.service_worker, name="service_worker"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("language/<str:code>/", language_switch, name="language_switch"),
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("web.api.urls")),
+    path("api/v1/", include("alerts.api_urls")),
     # Language-neutral: data for scripts, images and oEmbed.
     path("", include(report_urls.data_urlpatterns)),
     path("", include(web_urls.neutral_urlpatterns)),
@@ -35,6 +38,7 @@ urlpatterns = [
     *i18n_patterns(
         path("jsi18n/", JS_CATALOGUE, name="javascript_catalogue"),
         path("", include(report_urls.urlpatterns)),
+        path("", include("alerts.urls")),
         # Last: its service page is a catch-all slug.
         path("", include(web_urls.urlpatterns)),
         prefix_default_language=False,

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,10 +31,19 @@ BROKER_RETRY_AFTER = 30.0
 _broker_down_until = 0.0
 
 
-def _send(message: OutboxMessage) -> bool:
+def _task_for(message: OutboxMessage) -> Any:
     from outages.tasks import incident_notify_task, webhook_deliver_task
+    from outages.webhooks import CHANNELS
 
-    task = incident_notify_task if message.task == OutboxTask.NOTIFY else webhook_deliver_task
+    if message.task == OutboxTask.NOTIFY:
+        return incident_notify_task
+    if message.task == OutboxTask.DELIVER:
+        return webhook_deliver_task
+    channel = CHANNELS.get(message.task)
+    return channel.deliver if channel else None
+
+
+def _send(message: OutboxMessage, task: Any) -> bool:
     try:
         task.delay(message.object_id)
     # Whatever the broker's client raises for a broker it cannot reach (kombu wraps most of
@@ -69,7 +79,13 @@ def _hand_over(ids: Sequence[int] | None) -> tuple[int, bool]:
         sent: list[int] = []
         complete = True
         for message in taken[:SWEEP_BATCH]:
-            if not _send(message):
+            task = _task_for(message)
+            if task is None:
+                # A channel this process does not have (its app is not installed here): the
+                # message waits for a process that has it, and does not stop the others.
+                warn_every(logger, "outbox-channel", "no channel %r here", message.task)
+                continue
+            if not _send(message, task):
                 complete = False  # the broker is down: the rest would fail the same way
                 _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
                 break

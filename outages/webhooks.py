@@ -9,8 +9,10 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,11 +36,43 @@ from outages.outlook import Outlook
 logger = logging.getLogger(__name__)
 
 
+class DeliverTask(Protocol):
+    def delay(self, object_id: int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Another way to announce incidents, fed by the webhooks' claim: `wanted` says whether
+    anyone listens at all (nothing is queued for an incident otherwise); `announce` runs in
+    the claim's transaction, under the incident's row lock, and returns the ids of the
+    deliveries it created; each is handed to `deliver` through the outbox, under the
+    message name `name` (at most 16 characters, not one of OutboxTask's).
+
+    The alerts app registers its e-mail and push channel in its AppConfig.ready: this layer
+    does not import the layers that listen to it."""
+
+    name: str
+    wanted: Callable[[], bool]
+    announce: Callable[..., list[int]]
+    deliver: DeliverTask
+
+
+CHANNELS: dict[str, Channel] = {}
+
+
+def channel_register(channel: Channel) -> None:
+    if channel.name in OutboxTask.values or len(channel.name) > 16:
+        raise ValueError(f"unusable channel name {channel.name!r}")
+    CHANNELS[channel.name] = channel
+
+
 def announce_later(incident_id: int) -> None:
     """Have the incident's current state announced: a notify message in the outbox, in the
     transaction of the change, handed to the broker when it commits (or by the outbox sweep,
     if the broker is down then)."""
-    if Subscription.objects.filter(active=True).exists():
+    if Subscription.objects.filter(active=True).exists() or any(
+        channel.wanted() for channel in CHANNELS.values()
+    ):
         outbox_add(task=OutboxTask.NOTIFY, object_ids=[incident_id])
 
 
@@ -99,7 +133,8 @@ def outlook_json(outlook: Outlook | None) -> dict[str, Any] | None:
 
 def incident_notify(*, incident_id: int) -> list[int]:
     """Claim the incident's unannounced change and create one delivery for each subscription
-    that wants it; the deliveries are sent after commit. Returns the new delivery ids.
+    that wants it, and hand the change to every registered channel (alerts); the deliveries
+    are sent after commit. Returns the new webhook delivery ids.
 
     Safe on two workers and on retries: the row lock and `notified_level` let one of them
     claim a change; the others find nothing to announce. Changes that happen before the
@@ -124,6 +159,13 @@ def incident_notify(*, incident_id: int) -> list[int]:
             event = WebhookEvent.LEVEL_CHANGED
         # .update() so that `updated_at` keeps meaning "detection changed it".
         Incident.objects.filter(id=incident.id).update(notified_level=incident.level)
+        for channel in CHANNELS.values():
+            outbox_add(
+                task=channel.name,
+                object_ids=channel.announce(
+                    incident=incident, event=event, previous_level=previous
+                ),
+            )
         subscriptions = selectors.subscriptions_for_incident(incident=incident)
         if not subscriptions:
             return []
@@ -188,6 +230,19 @@ def _resolve_public(host: str, port: int) -> str | None:
         if not ipaddress.ip_address(info[4][0]).is_global:
             return f"refused: {host} resolves to a non-public address"
     return None
+
+
+def target_problem(url: str) -> str | None:
+    """Why nothing may be POSTed to this URL now, or None: the URL's own rules, then what its
+    host resolves to. Problems beginning with "refused" are final; others (a name that does
+    not resolve now) may pass later. Push endpoints, which browsers choose, go through it."""
+    problem = webhook_url_problem(url)
+    if problem:
+        return f"refused: {problem}"
+    parts = urlsplit(url)
+    return _resolve_public(
+        parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    )
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, bool]:

@@ -16,6 +16,8 @@ from outages.selectors import catalogue_forget
 from outages.services import service_upsert
 from reports.abuse import abuse_state_reset
 from tests import pagedata
+from tests.mail import MailServer
+from tests.push import PushService, vapid_private_key
 from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
 
@@ -131,3 +133,28 @@ def own_redis(settings):
     settings.CACHES = server.cache_settings()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def mail_server(settings) -> Iterator[MailServer]:
+    """A real SMTP server on 127.0.0.1, and the site's mail sent to it through SMTP."""
+    server = MailServer()
+    # pytest-django puts the locmem backend in; these tests send through SMTP for real.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.SITE_URL = "http://testserver"
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def push_service(settings) -> Iterator[PushService]:
+    """A push service on 127.0.0.1 and a VAPID key of the site's to push with."""
+    from alerts.push import application_server_key
+
+    settings.VAPID_PRIVATE_KEY = vapid_private_key()
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    service = PushService(application_server_key())
+    yield service
+    service.close()

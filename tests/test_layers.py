@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["config", "web", "demo", "analytics", "reports", "outages", "common"]
+PACKAGES = ["config", "web", "demo", "analytics", "reports", "alerts", "outages", "common"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -80,6 +80,8 @@ def test_request_bodies_are_closed_and_name_their_choices(api):
         "RecoveryInputRequest",
         "SubscriptionInputRequest",
         "PatchedSubscriptionUpdateRequest",
+        "PushSubscribeInputRequest",
+        "PushUnsubscribeInputRequest",
     }
     for name in [*bodies, "BatchItemRequest"]:
         assert components[name]["additionalProperties"] is False, name
@@ -176,6 +178,9 @@ NOT_IN_SCHEMA = {
     # A public address; known services and countries.
     "POST /api/v1/subscriptions": {"url", "services", "countries"},
     "PATCH /api/v1/subscriptions/{subscription_id}": {"url", "services", "countries"},
+    # A public push endpoint; an assigned country code.
+    "POST /api/v1/alerts/push": {"subscription.endpoint", "country"},
+    "POST /api/v1/alerts/push/unsubscribe": {"country"},
 }
 ITEM = re.compile(r"^reports\[\d+\]\.|\.\d+$")
 

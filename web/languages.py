@@ -40,6 +40,8 @@ NEGOTIATED = frozenset(
         "report_already",
         "recovery_form",
         "recovery_thanks",
+        "alert_form",
+        "alert_sent",
     }
 )
 CODES = tuple(code for code, _ in settings.LANGUAGES)

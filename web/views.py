@@ -212,6 +212,12 @@ def region(request: HttpRequest, country: str) -> HttpResponse:
     return render(request, "web/region.html", context)
 
 
+@public_page
+def offline(request: HttpRequest) -> HttpResponse:
+    """What the service worker shows for a page this device has never stored."""
+    return render(request, "web/offline.html")
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. It touches nothing, so that a database outage does not
     get every web process restarted; whether to send traffic here is /healthz/ready's answer."""

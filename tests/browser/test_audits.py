@@ -23,10 +23,14 @@ PAGES = {
     "thanks": ("/tiktok/report/thanks", "h1"),
     "works-again": ("/tiktok/works-again", "form.report-form"),
     "api-docs": ("/api/v1/docs", "h1"),
+    "alerts": ("/tiktok/alerts/", "form.alert-form"),
+    "alerts-sent": ("/tiktok/alerts/sent/", "h1"),
+    "offline": ("/offline/", "[data-stored-pages]"),
     # Translated pages: the same rules in Japanese and Hindi (lang, labels, contrast).
     "service-ja": ("/ja/tiktok/", "[data-map=service] svg path"),
     "home-hi": ("/hi/", ".service-card"),
     "report-es": ("/es/tiktok/report", "form.report-form"),
+    "alerts-de": ("/de/tiktok/alerts/", "form.alert-form"),
 }
 # WCAG 2.2 A and AA and axe's best practices (landmarks, heading order, ...).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
@@ -136,3 +140,37 @@ def test_on_a_phone_tables_stack_and_the_address_is_clear_of_the_button(phone, l
     )
     assert gap >= 8, gap
     assert watch.errors == []
+
+
+def _alert_links(service) -> dict[str, str]:
+    """The pages reached from an alert's mails, by their signed links."""
+    from django.utils import timezone
+
+    from alerts.models import Alert, Channel
+    from alerts.tokens import SignUp, confirm_token, unsubscribe_token
+
+    alert = Alert.objects.create(
+        channel=Channel.EMAIL, service=service, email="ana@example.com", created_at=timezone.now()
+    )
+    signup = SignUp("bo@example.com", service.id, "BR", True, False, "en")
+    return {
+        "alerts-confirm": f"/alerts/confirm/{confirm_token(signup)}/",
+        "alerts-unsubscribe": f"/alerts/unsubscribe/{unsubscribe_token(alert.id)}/",
+    }
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("name", ["alerts-confirm", "alerts-unsubscribe"])
+def test_axe_finds_no_violation_on_the_alert_link_pages(browser, live_server, tiktok, name, size):
+    if not AXE.exists():
+        pytest.skip(f"no {AXE} (make node_modules installs axe-core)")
+    path = _alert_links(tiktok)[name]
+    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    try:
+        page.goto(live_server.url + path)
+        page.wait_for_selector("form button", state="attached")
+        shot(page, f"audit-{name}-{size}")
+        assert axe_violations(page) == []
+        assert watch.errors == [] and watch.foreign == []
+    finally:
+        context.close()

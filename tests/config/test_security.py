@@ -136,6 +136,9 @@ PAGES = [
     "/admin/login/",
     "/api/v1/docs",
     "/api/v1/swagger",
+    "/tiktok/alerts/",
+    "/tiktok/alerts/sent/",
+    "/offline/",
 ]
 
 
