@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 
-.PHONY: run test lint messages bench bench-detect bench-outlook loadtest services clean docker-check audit
+.PHONY: run test lint messages bench bench-detect bench-outlook bench-events loadtest chaos services clean docker-check audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,14 @@ bench: $(VENV)/.installed-dev services
 loadtest: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/loadtest.py
 
+# The product as in production on a PostgreSQL, Redis, gunicorn, Celery worker and beat of
+# its own (free loopback ports), under reports while Redis, PostgreSQL and the worker fail in
+# turn, then a flood from one address and a corpus of hostile requests: one JSON line per
+# scenario (bench/chaos.py). CHAOS_WORKER_DOWN_SECONDS=10 CHAOS_LOAD_SECONDS=5
+# CHAOS_OUTAGE_SECONDS=5 for a short run.
+chaos: $(VENV)/.installed-dev
+	$(PY) bench/chaos.py
+
 # One JSON line: detection quality on simulated series (plain and with real streams'
 # behaviours) and NAB scores on the five real series in bench/realdata; no services needed.
 bench-detect: $(VENV)/.installed-dev
@@ -73,6 +81,10 @@ bench-detect: $(VENV)/.installed-dev
 # "When will it be back": the share of incidents ending inside the ranges given (simulated).
 bench-outlook: $(VENV)/.installed-dev
 	$(PY) bench/outlook.py
+
+# Events on simulated co-spikes: precision and recall of membership, the named cause (JSON).
+bench-events: $(VENV)/.installed-dev
+	$(PY) bench/events.py
 
 docker-check:
 	./docker/check.sh

@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from outages.models import Service
 
@@ -135,6 +136,8 @@ class RollupState(models.Model):
     Runs rewrite only the minutes from `complete_until` less the lateness allowance on, so
     readers may keep older counts, as long as `history_id` is the same: it changes whenever
     older minutes may be rewritten (history rewound for a bulk load, a run for an earlier time).
+    The one exception, old minutes of reports that arrived late with their own `observed_at`,
+    is recorded as a RollupRewrite of just those minutes.
     """
 
     name = models.CharField(max_length=32, unique=True)
@@ -144,6 +147,21 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.complete_until:%Y-%m-%d %H:%M}"
+
+
+class RollupRewrite(models.Model):
+    """Minutes before a run's range that the run re-summed, because reports observed then
+    (batch items with `observed_at`) arrived late. Readers that keep counts between runs
+    (each detection worker's grids) read again from the earliest one they have not seen.
+    Kept two days: longer than any kept grid of minutes, and observed_at is at most a day old.
+    """
+
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"minutes {self.since:%Y-%m-%d %H:%M} to {self.until:%H:%M} re-summed"
 
 
 class HourCount(models.Model):

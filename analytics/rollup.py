@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from analytics.models import (
@@ -17,6 +18,7 @@ from analytics.models import (
     HourCount,
     MinuteCount,
     RegionHour,
+    RollupRewrite,
     RollupState,
     ServiceHour,
     ServiceMinute,
@@ -29,7 +31,11 @@ ROLLUP = "minute"
 # Memory for the rollup's GROUP BY and sort (PostgreSQL): a range of a million reports
 # fits, and stays off disk.
 ROLLUP_WORK_MEM = "64MB"
-# Regions' usual shares come from the day before an incident.
+# Late minutes closer than this are re-summed as one range: a few extra minutes re-summed cost
+# less than another pass over the totals.
+LATE_SPAN_GAP = timedelta(hours=1)
+# Records of re-summed minutes outlive every grid that could keep those minutes (30 hours).
+REWRITE_KEEP = timedelta(days=2)
 
 _MINUTE_SQL = {
     "postgresql": "date_trunc('minute', created_at)",
@@ -167,10 +173,42 @@ def _rollup_range(start: datetime, end: datetime, *, fresh_from: datetime) -> in
     return rows
 
 
+def _late_minutes(*, received_since: datetime, before: datetime) -> list[datetime]:
+    """Minutes before `before` of the reports observed earlier (batch items with observed_at)
+    that arrived from `received_since` on: a partial index holds only those reports."""
+    minutes = (
+        Report.objects.filter(
+            received_at__isnull=False, received_at__gte=received_since, created_at__lt=before
+        )
+        .annotate(m=TruncMinute("created_at"))
+        .values_list("m", flat=True)
+        .distinct()
+    )
+    return sorted(minutes)
+
+
+def _spans(minutes: list[datetime], *, longest: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted minutes as [since, until) ranges, merged across gaps up to LATE_SPAN_GAP and
+    cut at `longest`."""
+    spans: list[tuple[datetime, datetime]] = []
+    for minute in minutes:
+        until = minute + timedelta(minutes=1)
+        if spans and minute - spans[-1][1] <= LATE_SPAN_GAP and until - spans[-1][0] <= longest:
+            spans[-1] = (spans[-1][0], until)
+        else:
+            spans.append((minute, until))
+    return spans
+
+
 def rollup_run(*, now: datetime | None = None) -> RollupResult:
     """Roll raw reports up into per-minute counts, from the watermark (less the lateness
     allowance) to now. Work is proportional to the reports in that range, not to history;
-    after an outage of the worker, the watermark makes the next run catch up."""
+    after an outage of the worker, the watermark makes the next run catch up.
+
+    Reports observed before that range that arrived within it (a partner's backlog with its
+    own observed_at) land in their own minutes: those minutes are re-summed whole from the
+    raw table, so each report is in its count exactly once however often a run sees it, and
+    the run records the range (RollupRewrite) for readers that keep older counts."""
     now = now or timezone.now()
     end = floor_minute(now) + timedelta(minutes=1)
     lateness = timedelta(seconds=settings.ROLLUP_LATENESS)
@@ -200,6 +238,17 @@ def rollup_run(*, now: datetime | None = None) -> RollupResult:
             upper = min(lower + chunk, end)
             rows += _rollup_range(lower, upper, fresh_from=fresh_from)
             lower = upper
+        # Arrived within the range (received_at has the same lateness as created_at: a batch
+        # is stamped before its transaction commits), observed before it.
+        late = _late_minutes(received_since=start, before=start)
+        for since, until in _spans(late, longest=chunk):
+            # Every minute here was written before: upserted, only changed counts rewritten.
+            rows += _rollup_range(since, until, fresh_from=until)
+        if late:
+            RollupRewrite.objects.create(
+                since=late[0], until=late[-1] + timedelta(minutes=1), created_at=now
+            )
+            RollupRewrite.objects.filter(created_at__lt=now - REWRITE_KEEP).delete()
         # The current minute is still filling; it stays inside the next run's range.
         defaults: dict[str, object] = {"complete_until": floor_minute(now)}
         if state is not None and now < state.complete_until:
@@ -254,6 +303,7 @@ def analytics_reset() -> None:
         CountryHour,
         Baseline,
         RollupState,
+        RollupRewrite,
     ):
         model.objects.all().delete()
     detection_forget()

@@ -35,6 +35,7 @@ from analytics.selectors.detection import (
     minute_pair_rows,
     minute_series,
     parse_series_id,
+    rollup_rewrites,
     rollup_watermark,
     to_wide,
     window_breakdown,
@@ -130,12 +131,15 @@ class _KeptGrid:
     history_id: uuid.UUID
     grid: PairGrid
     final_until: int  # epoch seconds: buckets before it cannot change while history_id holds
+    rewrite_id: int  # the newest RollupRewrite this grid has read
 
 
 # Each worker keeps the counts it read on its last pass (30 hours of minutes, 7 weeks of hours:
 # millions of rows at thousands of series) and reads again only what the rollup may have
-# changed since: the minutes from its watermark less the lateness allowance on. A new
-# RollupState.history_id (a rewind for a bulk load, a reset) means reading everything again.
+# changed since: the minutes from its watermark less the lateness allowance on, and from the
+# earliest old minute a run re-summed since (RollupRewrite: a backlog that arrived late with
+# its own observed_at). A new RollupState.history_id (a rewind for a bulk load, a reset) means
+# reading everything again.
 _kept_grids: dict[str, _KeptGrid] = {}
 
 
@@ -157,6 +161,9 @@ def _counts_grid(
     fetch = minute_pair_rows if kind == "minute" else hour_pair_rows
     start, end, seconds = _epoch(since), _epoch(until), int(step.total_seconds())
     kept = _kept_grids.pop(kind, None)
+    # Read after the watermark and before the counts, like it: a rewrite committed later is
+    # newer than this id and read on the next pass.
+    rewrite_id, rewritten_since = rollup_rewrites(after=kept.rewrite_id if kept else None)
     keep_until = start
     if (
         kept is not None
@@ -166,6 +173,8 @@ def _counts_grid(
         and kept.grid.start <= start
     ):
         final = min(kept.final_until, kept.grid.end, end)
+        if rewritten_since is not None:
+            final = min(final, _epoch(rewritten_since))
         keep_until = max(start, start + (final - start) // seconds * seconds)
     if kept is not None and keep_until == end and kept.grid.start == start:
         grid = kept.grid  # nothing new (the hourly history within the hour)
@@ -180,7 +189,7 @@ def _counts_grid(
             keep_until=keep_until,
         )
     if watermark is not None and final_until is not None:
-        _kept_grids[kind] = _KeptGrid(watermark[0], grid, _epoch(final_until))
+        _kept_grids[kind] = _KeptGrid(watermark[0], grid, _epoch(final_until), rewrite_id)
     return grid
 
 

@@ -266,6 +266,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # Official status pages due for a poll, each polled by a task of the "status" queue.
+    "status-pages": {
+        "task": "outages.tasks.status_pages_due_task",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+}
+# Polling other sites waits on them: a queue of its own, so a slow status page never holds
+# up detection or webhooks.
+CELERY_TASK_ROUTES = {
+    "outages.tasks.status_pages_due_task": {"queue": "status"},
+    "outages.tasks.status_page_poll_task": {"queue": "status"},
 }
 if DEMO_TRICKLE:
     CELERY_BEAT_SCHEDULE["demo-trickle"] = {
@@ -374,6 +386,21 @@ WEBHOOK_RETRY_BACKOFF_MAX = envint("WEBHOOK_RETRY_BACKOFF_MAX", "3600")  # secon
 # Off in production: a subscriber's URL must not reach the server's own network (SSRF).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", "False")
 WEBHOOK_MAX_SUBSCRIPTIONS = envint("WEBHOOK_MAX_SUBSCRIPTIONS", "20")  # per token holder
+# Official status pages (outages.statuspages): how often each is polled, how long an answer
+# may take (per read and in all: a slow drip is cut off), how large it may be, the backoff
+# after failures, and the least time between two polls of one host (several services' pages
+# on one provider's host).
+STATUS_PAGE_INTERVAL = envint("STATUS_PAGE_INTERVAL", "60")  # seconds
+STATUS_PAGE_TIMEOUT = envint("STATUS_PAGE_TIMEOUT", "10")  # seconds per read
+STATUS_PAGE_DEADLINE = envint("STATUS_PAGE_DEADLINE", "20")  # seconds for a whole answer
+STATUS_PAGE_MAX_BYTES = envint("STATUS_PAGE_MAX_BYTES", str(2 * 1024 * 1024))
+STATUS_PAGE_BACKOFF_MAX = envint("STATUS_PAGE_BACKOFF_MAX", "3600")  # seconds
+STATUS_PAGE_HOST_INTERVAL = envint("STATUS_PAGE_HOST_INTERVAL", "5")  # seconds
+# Host names a status page may be fetched from although they resolve to private addresses
+# (a page on the internal network). Redirects are followed to public addresses only.
+STATUS_PAGE_PRIVATE_HOSTS = [
+    h.strip().lower() for h in envstr("STATUS_PAGE_PRIVATE_HOSTS", "").split(",") if h.strip()
+]
 # Links in webhook payloads and feeds; empty means relative links.
 SITE_URL = envstr("SITE_URL", "").rstrip("/")
 

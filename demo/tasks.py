@@ -79,20 +79,26 @@ def _trickle_window_start(*, now: datetime) -> datetime:
 
 
 def _live_bursts(*, now: datetime) -> list[simulation.InjectedOutage]:
-    """The burst configured in DEMO_TRICKLE_BURST, which starts when a worker first sees it."""
+    """The bursts configured in DEMO_TRICKLE_BURST, which start when a worker first sees them."""
     spec = str(getattr(settings, "DEMO_TRICKLE_BURST", "") or "").strip()
     if not spec:
         return []
     key = TRICKLE_BURST_KEY.format(spec=spec.lower())
     cache.add(key, now.timestamp(), timeout=TRICKLE_STATE_SECONDS)
     started = cache.get(key, now.timestamp())
-    try:
-        burst = simulation.parse_burst(spec, start=datetime.fromtimestamp(float(started), tz=UTC))
-    except ValueError as exc:
-        # A typo in a demo knob should not stop the trickle itself.
-        log.warning("ignoring DEMO_TRICKLE_BURST=%r: %s", spec, exc)
-        return []
-    return [burst] if burst is not None else []
+    start = datetime.fromtimestamp(float(started), tz=UTC)
+    bursts = []
+    # Several, comma-separated, start together: a provider's outage and its customers'.
+    for part in spec.split(","):
+        try:
+            burst = simulation.parse_burst(part, start=start)
+        except ValueError as exc:
+            # A typo in a demo knob should not stop the trickle itself.
+            log.warning("ignoring %r of DEMO_TRICKLE_BURST: %s", part, exc)
+            continue
+        if burst is not None:
+            bursts.append(burst)
+    return bursts
 
 
 def demo_reports_insert(*, frame: pd.DataFrame) -> int:

@@ -1,5 +1,11 @@
 """The seeded service catalogue: widely used services and the problems people report for each,
-in the order the report form offers them. `popularity` scales the demo history's volume."""
+in the order the report form offers them. `popularity` scales the demo history's volume.
+
+Also the seeded dependency map: which services run on which cloud, CDN, DNS or sign-in
+provider (`DEPENDENCIES`), and which services are access networks in which countries
+(`ACCESS`), each fact with the public page it came from. Providers are catalogue services of
+their own, so people can report them too. The admin edits the map; seeding adds missing facts
+and leaves edited ones as they are."""
 
 from typing import NamedTuple
 
@@ -237,5 +243,133 @@ CATALOGUE: tuple[Entry, ...] = (
         "https://www.starlink.com",
         ("internet", "connection", "app", "other"),
         0.3,
+    ),
+    # Providers people reach only through other services; last, so that the demo's streams of
+    # the services above stay as they were.
+    Entry("akamai", "Akamai", "cloud_dev", "https://www.akamai.com", CLOUD, 0.1),
+    Entry("fastly", "Fastly", "cloud_dev", "https://www.fastly.com", CLOUD, 0.1),
+)
+
+
+class Fact(NamedTuple):
+    service: str
+    provider: str
+    kind: str  # outages.models.DependencyKind
+    source: str
+
+
+AWS_CASES = "https://aws.amazon.com/solutions/case-studies/"
+GCP_CASES = "https://cloud.google.com/customers/"
+
+DEPENDENCIES: tuple[Fact, ...] = (
+    # Runs on a cloud, from the providers' own customer pages (or the owner's statement).
+    Fact("netflix", "aws", "hosting", AWS_CASES + "netflix/"),
+    Fact("slack", "aws", "hosting", AWS_CASES + "slack/"),
+    Fact("pinterest", "aws", "hosting", AWS_CASES + "pinterest/"),
+    Fact("fortnite", "aws", "hosting", AWS_CASES + "epic-games/"),
+    Fact("league-of-legends", "aws", "hosting", AWS_CASES + "riot-games/"),
+    Fact("twitch", "aws", "hosting", AWS_CASES + "twitch/"),
+    Fact("zoom", "aws", "hosting", AWS_CASES + "zoom/"),
+    Fact("prime-video", "aws", "hosting", AWS_CASES + "amazon-prime-video/"),
+    Fact("amazon", "aws", "hosting", "https://aws.amazon.com/about-aws/"),
+    Fact("disney-plus", "aws", "hosting", AWS_CASES + "disney-streaming/"),
+    Fact("hulu", "aws", "hosting", AWS_CASES + "hulu/"),
+    Fact("spotify", "google-cloud", "hosting", GCP_CASES + "spotify"),
+    Fact("snapchat", "google-cloud", "hosting", GCP_CASES + "snap"),
+    Fact("discord", "google-cloud", "hosting", GCP_CASES + "discord"),
+    Fact("paypal", "google-cloud", "hosting", GCP_CASES + "paypal"),
+    Fact(
+        "chatgpt",
+        "azure",
+        "hosting",
+        "https://openai.com/index/openai-and-microsoft-extend-partnership/",
+    ),
+    # Microsoft's services sign in through Entra ID, which Azure runs.
+    *(
+        Fact(slug, "azure", "identity", "https://learn.microsoft.com/en-us/entra/identity/")
+        for slug in ("microsoft-teams", "microsoft-365", "outlook", "xbox-live")
+    ),
+    Fact("github", "azure", "hosting", "https://github.blog/news-insights/company-news/"),
+    # Content delivery and DNS, from the providers' case studies and their incident reports.
+    Fact("discord", "cloudflare", "cdn", "https://www.cloudflare.com/case-studies/discord/"),
+    Fact("shopify", "cloudflare", "cdn", "https://www.cloudflare.com/case-studies/shopify/"),
+    Fact("chatgpt", "cloudflare", "cdn", "https://blog.cloudflare.com/18-november-2025-outage/"),
+    Fact("x", "cloudflare", "cdn", "https://blog.cloudflare.com/18-november-2025-outage/"),
+    Fact("reddit", "fastly", "cdn", "https://www.fastly.com/blog/summary-of-june-8-outage"),
+    Fact("twitch", "fastly", "cdn", "https://www.fastly.com/blog/summary-of-june-8-outage"),
+    Fact("github", "fastly", "cdn", "https://www.fastly.com/blog/summary-of-june-8-outage"),
+    Fact("spotify", "fastly", "cdn", "https://www.fastly.com/blog/summary-of-june-8-outage"),
+    Fact("pinterest", "fastly", "cdn", "https://www.fastly.com/blog/summary-of-june-8-outage"),
+    Fact("paypal", "akamai", "dns", "https://www.akamai.com/blog/news"),
+    Fact("playstation-network", "akamai", "cdn", "https://www.akamai.com/blog/news"),
+    Fact("steam", "akamai", "cdn", "https://www.akamai.com/blog/news"),
+    Fact("apple-music", "akamai", "cdn", "https://www.akamai.com/blog/news"),
+    # Sign-in through another service.
+    Fact("google-drive", "gmail", "identity", "https://support.google.com/accounts/"),
+    Fact("threads", "instagram", "identity", "https://help.instagram.com/"),
+)
+
+
+class Access(NamedTuple):
+    service: str
+    country: str
+    source: str
+
+
+VODAFONE_WHERE = "https://www.vodafone.com/about-vodafone/where-we-operate"
+STARLINK_MAP = "https://www.starlink.com/map"
+
+ACCESS: tuple[Access, ...] = (
+    Access("verizon", "US", "https://www.verizon.com/about"),
+    Access("att", "US", "https://about.att.com/"),
+    Access("t-mobile", "US", "https://www.t-mobile.com/about-us"),
+    Access("comcast-xfinity", "US", "https://corporate.comcast.com/"),
+    Access("bt", "GB", "https://www.bt.com/about"),
+    *(Access("vodafone", cc, VODAFONE_WHERE) for cc in ("GB", "DE", "ES", "IT", "PT", "IE")),
+    *(Access("starlink", cc, STARLINK_MAP) for cc in ("US", "CA", "GB", "DE", "AU", "BR")),
+)
+
+
+class StatusSource(NamedTuple):
+    service: str
+    format: str  # outages.models.StatusFormat
+    url: str  # Statuspage: the page's root; a feed: the feed
+    page_url: str
+
+
+def _statuspage(slug: str, root: str) -> StatusSource:
+    return StatusSource(slug, "statuspage", root, root)
+
+
+# Official status pages: Atlassian Statuspage's public JSON where the page runs on it, the
+# clouds' own feeds otherwise. Nothing here is fetched until a worker consumes the "status"
+# queue.
+STATUS_PAGES: tuple[StatusSource, ...] = (
+    _statuspage("github", "https://www.githubstatus.com"),
+    _statuspage("discord", "https://discordstatus.com"),
+    _statuspage("reddit", "https://www.redditstatus.com"),
+    _statuspage("dropbox", "https://status.dropbox.com"),
+    _statuspage("zoom", "https://status.zoom.us"),
+    _statuspage("cloudflare", "https://www.cloudflarestatus.com"),
+    _statuspage("chatgpt", "https://status.openai.com"),
+    _statuspage("twitch", "https://status.twitch.com"),
+    _statuspage("shopify", "https://www.shopifystatus.com"),
+    StatusSource(
+        "aws",
+        "feed",
+        "https://status.aws.amazon.com/rss/all.rss",
+        "https://health.aws.amazon.com/health/status",
+    ),
+    StatusSource(
+        "google-cloud",
+        "feed",
+        "https://status.cloud.google.com/en/feed.atom",
+        "https://status.cloud.google.com",
+    ),
+    StatusSource(
+        "azure",
+        "feed",
+        "https://azure.status.microsoft/en-us/status/feed/",
+        "https://azure.status.microsoft/en-us/status",
     ),
 )

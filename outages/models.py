@@ -103,6 +103,14 @@ class Incident(models.Model):
     # "ok" once the resolution is). Notification claims compare it with `level` under a row
     # lock, so each change is announced once however many workers or retries see it.
     notified_level = models.CharField(max_length=8, blank=True, default="")
+    # The wider problem this incident is part of, if any (set by the detection pass).
+    event = models.ForeignKey(
+        "Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    # When the service's official status page first reported an incident matching this one,
+    # and when it said that was resolved (outages.services.status_page_poll).
+    official_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    official_resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table keeps the name it was created with (the API still speaks of outages).
@@ -121,6 +129,143 @@ class Incident(models.Model):
     def __str__(self) -> str:
         scope = self.country or "global"
         return f"{self.service_id} {scope} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DependencyKind(models.TextChoices):
+    HOSTING = "hosting", _("Runs on")
+    CDN = "cdn", _("Content delivery")
+    DNS = "dns", _("DNS")
+    IDENTITY = "identity", _("Sign-in")
+
+
+class Dependency(models.Model):
+    """A fact of the dependency map: `service` runs on (or is delivered by) `provider`, itself a
+    catalogue service people can report. Curated, with where the fact came from."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="dependencies")
+    provider = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="dependents")
+    kind = models.CharField(max_length=16, choices=DependencyKind.choices)
+    source = models.URLField(max_length=300, help_text="where this fact was published")
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["service__name", "provider__name", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "provider", "kind"], name="one_dependency_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(service=models.F("provider")), name="dependency_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} → {self.provider_id} ({self.kind})"
+
+
+class AccessProvider(models.Model):
+    """A fact of the dependency map: `service` is a network people in `country` reach the
+    internet through (mobile or home), with where the fact came from."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="access_countries")
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    source = models.URLField(max_length=300, help_text="where this fact was published")
+
+    class Meta:
+        ordering = ["country", "service__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "country"], name="one_access_per_country")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} in {self.country}"
+
+
+class CauseKind(models.TextChoices):
+    PROVIDER = "provider", _("A shared provider")
+    ACCESS = "access", _("An access provider")
+    REGION = "region", _("Network or power in the region")
+    UNKNOWN = "unknown", _("Cause unknown")
+
+
+class Event(models.Model):
+    """A wider problem: incidents of several services in one region (a country, or "" for
+    worldwide) that opened within minutes of each other, and their likely cause. Decided by
+    each detection pass (outages.services.events_apply); members are the incidents whose
+    `event` is this one, open or resolved."""
+
+    country = models.CharField(max_length=2, blank=True, default="")
+    # The earliest member when the event was formed: two detection workers forming the same
+    # event pick the same anchor, and the unique constraint lets one of them create it.
+    anchor = models.ForeignKey("Incident", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cause = models.CharField(max_length=16, choices=CauseKind.choices)
+    # The provider (or access provider) named as the likely cause, if any; whether it has
+    # problems of its own at the time of the last pass.
+    cause_service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cause_has_problems = models.BooleanField(default=False)
+    # Services with an open member incident at the last pass (the event's size now), and the
+    # most there ever were.
+    active_members = models.PositiveIntegerField(default=0)
+    peak_members = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+    # Bumped on every change subscribers hear about (members, cause, end); the announced
+    # version is claimed under a row lock, so each change is announced once.
+    version = models.PositiveIntegerField(default=1)
+    notified_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # Two detection workers racing must not form the same event twice.
+            models.UniqueConstraint(
+                fields=["anchor"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_open_event_per_anchor",
+            )
+        ]
+        indexes = [models.Index(fields=["ended_at", "-started_at"], name="event_open_started")]
+
+    def __str__(self) -> str:
+        return f"event {self.id} {self.country or 'worldwide'} {self.cause}"
+
+
+class StatusFormat(models.TextChoices):
+    STATUSPAGE = "statuspage", "Atlassian Statuspage (summary.json, incidents.json)"
+    FEED = "feed", "RSS or Atom incident feed"
+
+
+class StatusPage(models.Model):
+    """A service's official status page, polled (outages.services.status_page_poll): the last
+    good state it reported, and the polling's own state (validators for conditional
+    requests, failures and backoff)."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="status_page")
+    format = models.CharField(max_length=16, choices=StatusFormat.choices)
+    # Statuspage: the page's root (https://www.githubstatus.com); a feed: the feed itself.
+    url = models.URLField(max_length=300)
+    page_url = models.URLField(max_length=300, help_text="the page for people")
+    # {url: {"etag": ..., "last_modified": ...}} of the last good answers.
+    validators = models.JSONField(default=dict, blank=True)
+    # none, minor, major, critical, maintenance ("" before the first good answer)
+    indicator = models.CharField(max_length=16, blank=True, default="")
+    description = models.CharField(max_length=300, blank=True, default="")
+    # [{"name", "status"}] of components not operational
+    components = models.JSONField(default=list, blank=True)
+    # [{"id", "name", "status", "impact", "created_at", "resolved_at"}], newest first
+    incidents = models.JSONField(default=list, blank=True)
+    official_since = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)  # the last poll, good or not
+    good_at = models.DateTimeField(null=True, blank=True)  # the last good answer (or 304)
+    failures = models.PositiveIntegerField(default=0)  # in a row
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.format} {self.url}"
 
 
 class ServiceStatus(models.Model):
@@ -166,6 +311,9 @@ class WebhookEvent(models.TextChoices):
     OPENED = "opened", "Incident opened"
     LEVEL_CHANGED = "level_changed", "Incident changed level"
     RESOLVED = "resolved", "Incident resolved"
+    EVENT_OPENED = "event_opened", "Wider problem found"
+    EVENT_CHANGED = "event_changed", "Wider problem changed"
+    EVENT_ENDED = "event_ended", "Wider problem over"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -181,9 +329,11 @@ class WebhookDelivery(models.Model):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="deliveries"
     )
+    # One of the two: an incident's change, or a wider problem's (an Event).
     incident = models.ForeignKey(
-        Incident, on_delete=models.CASCADE, related_name="+", db_column="outage_id"
+        Incident, null=True, on_delete=models.CASCADE, related_name="+", db_column="outage_id"
     )
+    outage_event = models.ForeignKey(Event, null=True, on_delete=models.CASCADE, related_name="+")
     event = models.CharField(max_length=16, choices=WebhookEvent.choices)
     body = models.TextField()
     status = models.CharField(
@@ -223,6 +373,7 @@ class WebhookAttempt(models.Model):
 class OutboxTask(models.TextChoices):
     NOTIFY = "notify", "Announce an incident's change (incident id)"
     DELIVER = "deliver", "Send a webhook delivery (delivery id)"
+    NOTIFY_EVENT = "notify_event", "Announce a wider problem's change (event id)"
 
 
 class OutboxMessage(models.Model):

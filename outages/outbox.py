@@ -32,11 +32,13 @@ _broker_down_until = 0.0
 
 
 def _task_for(message: OutboxMessage) -> Any:
-    from outages.tasks import incident_notify_task, webhook_deliver_task
+    from outages.tasks import event_notify_task, incident_notify_task, webhook_deliver_task
     from outages.webhooks import CHANNELS
 
     if message.task == OutboxTask.NOTIFY:
         return incident_notify_task
+    if message.task == OutboxTask.NOTIFY_EVENT:
+        return event_notify_task
     if message.task == OutboxTask.DELIVER:
         return webhook_deliver_task
     channel = CHANNELS.get(message.task)

@@ -6,20 +6,26 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from common.regions import country_name, subdivision_name
 from outages.models import (
     LEVEL_RANK,
     PROBLEM_LABELS,
+    AccessProvider,
     Category,
+    CauseKind,
+    Dependency,
+    Event,
     Incident,
     Level,
     Service,
     ServiceStatus,
+    StatusPage,
     Subscription,
     WebhookDelivery,
 )
@@ -183,6 +189,7 @@ class IncidentRow:
     peak_expected: float
     regions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    event: int | None = None
 
     @property
     def duration(self) -> timedelta | None:
@@ -221,6 +228,7 @@ def _incident(incident: Incident) -> IncidentRow:
         peak_expected=incident.peak_expected,
         regions=regions,
         problems=problems,
+        event=incident.event_id,
     )
 
 
@@ -433,3 +441,405 @@ def alternatives(*, service_id: int, category: str, country: str = "") -> list[S
     ]
     rows.sort(key=lambda row: (-row.expected, row.name))
     return rows[:ALTERNATIVES_SHOWN]
+
+
+# -------------------------------------------------------------------------- dependency map
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyRow:
+    slug: str
+    name: str
+    kind: str
+    kind_label: str
+    source: str
+
+
+def service_dependencies(*, service_id: int) -> list[DependencyRow]:
+    """What the service runs on, by provider name."""
+    rows = (
+        Dependency.objects.filter(service_id=service_id)
+        .select_related("provider")
+        .order_by("provider__name", "kind")
+    )
+    return [
+        DependencyRow(d.provider.slug, d.provider.name, d.kind, d.get_kind_display(), d.source)
+        for d in rows
+    ]
+
+
+def service_dependents(*, service_id: int) -> list[DependencyRow]:
+    """The catalogue services that run on this one (a provider's customers)."""
+    rows = (
+        Dependency.objects.filter(provider_id=service_id)
+        .select_related("service")
+        .order_by("service__name", "kind")
+    )
+    return [
+        DependencyRow(d.service.slug, d.service.name, d.kind, d.get_kind_display(), d.source)
+        for d in rows
+    ]
+
+
+def service_access_countries(*, service_id: int) -> list[tuple[str, str, str]]:
+    """(country, its name, source) where the service is an access network."""
+    rows = AccessProvider.objects.filter(service_id=service_id).order_by("country")
+    return [(a.country, country_name(a.country), a.source) for a in rows]
+
+
+# ---------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class EventMember:
+    incident_id: int
+    service_slug: str
+    service_name: str
+    level: str
+    started_at: datetime
+    ended_at: datetime | None
+    is_cause: bool
+
+    @property
+    def level_label(self) -> str:
+        return str(Level(self.level).label)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    country: str
+    country_name: str
+    started_at: datetime
+    ended_at: datetime | None
+    cause: str
+    cause_label: str
+    cause_slug: str
+    cause_name: str
+    cause_has_problems: bool
+    active_members: int
+    peak_members: int
+    headline: str
+    cause_text: str
+    members: list[EventMember]
+
+    @property
+    def scope(self) -> str:
+        return self.country_name or _("Worldwide")
+
+
+def event_cause_text(*, cause: str, provider: str, has_problems: bool, place: str) -> str:
+    """The likely cause in words: "likely Cloudflare, which has problems too"."""
+    if cause == CauseKind.PROVIDER and provider:
+        if has_problems:
+            return _("likely %(provider)s, which has problems too") % {"provider": provider}
+        return _("likely %(provider)s, which most of them rely on") % {"provider": provider}
+    if cause == CauseKind.ACCESS and provider:
+        return _("likely %(provider)s, a network there that has problems too") % {
+            "provider": provider
+        }
+    if cause == CauseKind.REGION and place:
+        return _("likely a network or power problem in %(place)s") % {"place": place}
+    return _("cause unknown")
+
+
+def _event_row(event: Event, members: list[Incident]) -> EventRow:
+    place = country_name(event.country) if event.country else ""
+    provider = event.cause_service
+    cause_text = event_cause_text(
+        cause=event.cause,
+        provider=provider.name if provider else "",
+        has_problems=event.cause_has_problems,
+        place=place,
+    )
+    # Whole sentences in the catalogue, one per case (web/wording.py does the same).
+    utc = _("%(time)s UTC")
+    words: dict[str, object] = {"place": place, "time": utc % {"time": f"{event.started_at:%H:%M}"}}
+    if event.ended_at is None:
+        n = words["count"] = event.active_members
+        if place:
+            headline = ngettext(
+                "%(count)s service with problems in %(place)s since %(time)s",
+                "%(count)s services with problems in %(place)s since %(time)s",
+                n,
+            )
+        else:
+            headline = ngettext(
+                "%(count)s service with problems worldwide since %(time)s",
+                "%(count)s services with problems worldwide since %(time)s",
+                n,
+            )
+    else:
+        n = words["count"] = event.peak_members
+        words["start"] = words["time"]
+        words["end"] = utc % {"time": f"{event.ended_at:%H:%M}"}
+        if place:
+            headline = ngettext(
+                "%(count)s service had problems in %(place)s from %(start)s to %(end)s",
+                "%(count)s services had problems in %(place)s from %(start)s to %(end)s",
+                n,
+            )
+        else:
+            headline = ngettext(
+                "%(count)s service had problems worldwide from %(start)s to %(end)s",
+                "%(count)s services had problems worldwide from %(start)s to %(end)s",
+                n,
+            )
+    headline = headline % words
+    rows = [
+        EventMember(
+            incident_id=m.id,
+            service_slug=m.service.slug,
+            service_name=m.service.name,
+            level=m.level,
+            started_at=m.started_at,
+            ended_at=m.ended_at,
+            is_cause=provider is not None and m.service_id == provider.id,
+        )
+        for m in members
+    ]
+    # The cause first, then open members by start, then the resolved ones.
+    rows.sort(key=lambda r: (not r.is_cause, r.ended_at is not None, r.started_at, r.incident_id))
+    return EventRow(
+        id=event.id,
+        country=event.country,
+        country_name=place,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        cause=event.cause,
+        cause_label=str(CauseKind(event.cause).label),
+        cause_slug=provider.slug if provider else "",
+        cause_name=provider.name if provider else "",
+        cause_has_problems=event.cause_has_problems,
+        active_members=event.active_members,
+        peak_members=event.peak_members,
+        headline=headline,
+        cause_text=cause_text,
+        members=rows,
+    )
+
+
+def _event_rows(events: Iterable[Event]) -> list[EventRow]:
+    events = list(events)
+    members: dict[int, list[Incident]] = {e.id: [] for e in events}
+    for incident in Incident.objects.filter(event_id__in=list(members)).select_related("service"):
+        if incident.event_id is not None:
+            members[incident.event_id].append(incident)
+    return [_event_row(e, members[e.id]) for e in events]
+
+
+def events_open(*, service_id: int | None = None) -> list[EventRow]:
+    """Open events, newest first; with `service_id`, those the service has an open incident
+    in."""
+    qs = Event.objects.filter(ended_at=None).select_related("cause_service")
+    if service_id is not None:
+        qs = qs.filter(members__service_id=service_id, members__ended_at=None).distinct()
+    return _event_rows(qs.order_by("-started_at", "-id")[:50])
+
+
+def event_list(*, status: str | None = None, limit: int = 50) -> list[EventRow]:
+    qs = Event.objects.select_related("cause_service")
+    if status == "open":
+        qs = qs.filter(ended_at=None)
+    elif status == "ended":
+        qs = qs.exclude(ended_at=None)
+    return _event_rows(qs.order_by("-started_at", "-id")[:limit])
+
+
+def event_get(*, event_id: int) -> EventRow | None:
+    event = Event.objects.select_related("cause_service").filter(id=event_id).first()
+    return _event_rows([event])[0] if event is not None else None
+
+
+def event_row_json(row: EventRow, *, url: str) -> dict[str, object]:
+    """An event as GET /api/v1/events/{id} and its notifications describe it."""
+
+    def iso(t: datetime | None) -> str | None:
+        return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else None
+
+    return {
+        "id": row.id,
+        "url": url,
+        "country": row.country,
+        "status": "open" if row.ended_at is None else "ended",
+        "started_at": iso(row.started_at),
+        "ended_at": iso(row.ended_at),
+        "headline": row.headline,
+        "cause": {
+            "kind": row.cause,
+            "service": row.cause_slug or None,
+            "service_name": row.cause_name or None,
+            "has_problems": row.cause_has_problems,
+            "text": row.cause_text,
+        },
+        "active_members": row.active_members,
+        "peak_members": row.peak_members,
+        "members": [
+            {
+                "outage": m.incident_id,
+                "service": m.service_slug,
+                "service_name": m.service_name,
+                "level": m.level,
+                "started_at": iso(m.started_at),
+                "ended_at": iso(m.ended_at),
+                "is_cause": m.is_cause,
+            }
+            for m in row.members
+        ],
+    }
+
+
+def subscriptions_for_event(*, event: Event) -> list[Subscription]:
+    """Active subscriptions that want this event: one of its members' services (or all
+    services), and its country (or all countries; a worldwide event is in every country)."""
+    services = set(Incident.objects.filter(event=event).values_list("service_id", flat=True))
+    qs = (
+        Subscription.objects.filter(active=True)
+        .filter(Q(services=None) | Q(services__in=services))
+        .distinct()
+        .order_by("id")
+    )
+    return [s for s in qs if not s.countries or not event.country or event.country in s.countries]
+
+
+# ------------------------------------------------------------------------ official status
+
+OFFICIAL_WORDS = {
+    "none": gettext_lazy("no problems"),
+    "minor": gettext_lazy("minor problems"),
+    "major": gettext_lazy("a major outage"),
+    "critical": gettext_lazy("a critical outage"),
+    "maintenance": gettext_lazy("maintenance"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialLag:
+    """How long the official page took to acknowledge the service's incidents: from our
+    incident's start to the page's first matching post (negative: the page was first)."""
+
+    acknowledged: int
+    unacknowledged: int  # outage incidents since the page was first read, never matched
+    median_minutes: float | None
+    worst_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficialRow:
+    url: str
+    indicator: str  # "" before a good answer
+    description: str
+    components: list[dict[str, str]]
+    since: datetime | None
+    checked_at: datetime | None
+    good_at: datetime | None
+    last_error: str
+    sentence: str
+    lag: OfficialLag
+
+
+def official_sentence(
+    *,
+    indicator: str,
+    components: list[dict[str, str]],
+    since: datetime | None,
+    failing: bool = False,
+) -> str:
+    """ "The official status page reports a major outage of Uploads since 14:20 UTC"."""
+    if not indicator:
+        if failing:
+            return _("The official status page could not be read")
+        return _("The official status page has not been read yet")
+    words: dict[str, object] = {"words": OFFICIAL_WORDS.get(indicator, indicator)}
+    if indicator != "none" and components:
+        names = [c["name"] for c in components[:3]]
+        more = len(components) - len(names)
+        listed = pgettext("list separator", ", ").join(names)
+        words["components"] = (
+            _("%(names)s and %(count)s more") % {"names": listed, "count": more}
+            if more > 0
+            else listed
+        )
+    if indicator != "none" and since is not None:
+        words["time"] = _("%(time)s UTC") % {"time": f"{since:%H:%M}"}
+    # Whole sentences in the catalogue, one per case.
+    sentence = {
+        (False, False): _("The official status page reports %(words)s"),
+        (True, False): _("The official status page reports %(words)s of %(components)s"),
+        (False, True): _("The official status page reports %(words)s since %(time)s"),
+        (True, True): _(
+            "The official status page reports %(words)s of %(components)s since %(time)s"
+        ),
+    }[("components" in words, "time" in words)]
+    return sentence % words
+
+
+def official_lag(*, service_id: int, watched_since: datetime | None) -> OfficialLag:
+    rows = Incident.objects.filter(service_id=service_id, max_level=Level.OUTAGE)
+    lags = sorted(
+        (ack - start).total_seconds() / 60
+        for start, ack in rows.exclude(official_acknowledged_at=None).values_list(
+            "started_at", "official_acknowledged_at"
+        )
+        if ack is not None
+    )
+    missed = 0
+    if watched_since is not None:
+        missed = (
+            rows.filter(official_acknowledged_at=None, started_at__gte=watched_since)
+            .exclude(ended_at=None)
+            .count()
+        )
+    median = None
+    if lags:
+        mid = len(lags) // 2
+        median = lags[mid] if len(lags) % 2 else (lags[mid - 1] + lags[mid]) / 2
+    return OfficialLag(
+        acknowledged=len(lags),
+        unacknowledged=missed,
+        median_minutes=round(median, 1) if median is not None else None,
+        worst_minutes=round(lags[-1], 1) if lags else None,
+    )
+
+
+def official_status(*, service_id: int) -> OfficialRow | None:
+    """What the service's official status page said at its last good answer, or None if it
+    has none."""
+    page = StatusPage.objects.filter(service_id=service_id).first()
+    if page is None:
+        return None
+    return OfficialRow(
+        url=page.page_url,
+        indicator=page.indicator,
+        description=page.description,
+        components=list(page.components),
+        since=page.official_since,
+        checked_at=page.checked_at,
+        good_at=page.good_at,
+        last_error=page.last_error,
+        sentence=official_sentence(
+            indicator=page.indicator,
+            components=list(page.components),
+            since=page.official_since,
+            failing=bool(page.last_error),
+        ),
+        lag=official_lag(
+            service_id=service_id, watched_since=_watched(page) if page.good_at else None
+        ),
+    )
+
+
+def _watched(page: StatusPage) -> datetime | None:
+    """Since when the page's history covers our incidents: its oldest incident kept."""
+    times = [parse_iso(i.get("created_at")) for i in page.incidents]
+    known = [t for t in times if t is not None]
+    return min(known) if known else page.good_at
+
+
+def parse_iso(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

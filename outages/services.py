@@ -2,29 +2,40 @@
 series once per pass (`detection_apply`); what opens, updates and resolves an incident, and
 what a service's status says, is decided here."""
 
+import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
+from outages import grouping
+from outages.catalogue import Access, Fact, StatusSource
 from outages.models import (
     LEVEL_RANK,
+    AccessProvider,
+    Dependency,
+    Event,
     Incident,
     Level,
     OutboxMessage,
     OutboxTask,
     Service,
     ServiceStatus,
+    StatusFormat,
+    StatusPage,
     Subscription,
 )
-from outages.webhooks import announce_later, webhook_url_problem
+from outages.statuspages import Official, StatusPageError, fetch, parse_feed, parse_statuspage
+from outages.webhooks import announce_event_later, announce_later, webhook_url_problem
 
 
 @transaction.atomic
@@ -35,6 +46,31 @@ def service_upsert(
     Service(slug=slug, **fields).full_clean(validate_unique=False)
     service, _ = Service.objects.update_or_create(slug=slug, defaults=fields)
     return service
+
+
+def dependency_map_seed(*, facts: Iterable[Fact], access: Iterable[Access]) -> tuple[int, int]:
+    """Add the dependency map's facts that are missing (by service, provider and kind; by
+    service and country). Facts already there, edited in the admin or not, are left as they
+    are. Returns how many dependencies and access networks were added."""
+    ids = dict(Service.objects.values_list("slug", "id"))
+    added_deps = added_access = 0
+    with transaction.atomic():
+        for fact in facts:
+            _, created = Dependency.objects.get_or_create(
+                service_id=ids[fact.service],
+                provider_id=ids[fact.provider],
+                kind=fact.kind,
+                defaults={"source": fact.source},
+            )
+            added_deps += int(created)
+        for entry in access:
+            _, created = AccessProvider.objects.get_or_create(
+                service_id=ids[entry.service],
+                country=entry.country,
+                defaults={"source": entry.source},
+            )
+            added_access += int(created)
+    return added_deps, added_access
 
 
 def _rank(level: str) -> int:
@@ -262,7 +298,146 @@ def detection_apply(
     for service_id in Service.objects.exclude(id__in=list(statuses)).values_list("id", flat=True):
         statuses[service_id] = ServiceStatus(service_id=service_id, level=Level.OK, updated_at=now)
     service_status_write(rows=list(statuses.values()))
+    events_apply(at=at)
     return DetectionApplied(opened=opened, resolved=resolved, active=active)
+
+
+def dependency_map() -> grouping.DependencyMap:
+    providers: dict[int, set[int]] = {}
+    for service_id, provider_id in Dependency.objects.values_list("service_id", "provider_id"):
+        providers.setdefault(service_id, set()).add(provider_id)
+    access: dict[str, set[int]] = {}
+    for service_id, country in AccessProvider.objects.values_list("service_id", "country"):
+        access.setdefault(country, set()).add(service_id)
+    return grouping.DependencyMap(
+        providers={k: frozenset(v) for k, v in providers.items()},
+        access={k: frozenset(v) for k, v in access.items()},
+    )
+
+
+@dataclass(frozen=True)
+class EventsApplied:
+    opened: int
+    changed: int
+    ended: int
+
+
+def events_apply(*, at: datetime) -> EventsApplied:
+    """Group the open incidents into events (outages.grouping decides which and why), after
+    the pass has opened, updated and resolved its incidents: open new events, grow, shrink
+    and rename the cause of open ones, end those with fewer than two open members.
+
+    Safe on two detection workers at once: open events are locked for the step; a new event
+    is unique by its anchor (its earliest member), so two workers forming the same event
+    create it once and the loser joins the winner's row; members are claimed only while in no
+    event, so no incident is taken from another event."""
+    opened = changed = ended = 0
+    with transaction.atomic():
+        # Serialise workers that update the same open events.
+        list(Event.objects.select_for_update().filter(ended_at=None).values_list("id"))
+        events = {e.id: e for e in Event.objects.filter(ended_at=None)}
+        incidents = list(Incident.objects.filter(ended_at=None))
+        deps = dependency_map()
+        groups = grouping.group_incidents(
+            [
+                grouping.OpenIncident(i.id, i.service_id, i.country, i.started_at, i.event_id)
+                for i in incidents
+            ],
+            [
+                grouping.OpenEvent(e.id, e.country, e.cause, e.cause_service_id, e.started_at)
+                for e in events.values()
+            ],
+            deps,
+        )
+        started = {i.id: i.started_at for i in incidents}
+        kept: set[int] = set()
+        for group in groups:
+            event = events.get(group.event_id) if group.event_id is not None else None
+            if event is None:
+                event, created = _event_create(group=group, at=at, started=started)
+                opened += int(created)
+                events[event.id] = event
+            kept.add(event.id)
+            changed += int(_event_update(event=event, group=group, at=at))
+        for event in events.values():
+            if event.id not in kept:
+                ended += int(_event_end(event=event, at=at))
+    return EventsApplied(opened=opened, changed=changed, ended=ended)
+
+
+def _event_create(
+    *, group: grouping.Group, at: datetime, started: dict[int, datetime]
+) -> tuple[Event, bool]:
+    anchor = group.members[0]
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                country=group.country,
+                anchor_id=anchor,
+                started_at=started[anchor],
+                cause=group.cause.kind,
+                cause_service_id=group.cause.service_id,
+                cause_has_problems=group.cause.has_problems,
+                active_members=0,
+                peak_members=0,
+                updated_at=at,
+                version=0,  # _event_update counts the first change
+            )
+        return event, True
+    except IntegrityError:
+        # Another worker formed this event in the meantime: update its row instead.
+        return Event.objects.select_for_update().get(anchor_id=anchor, ended_at=None), False
+
+
+def _event_update(*, event: Event, group: grouping.Group, at: datetime) -> bool:
+    """Claim the group's members that are in no event, and write the event's cause and size.
+    True if anything subscribers hear about changed."""
+    # Members of no event, or of one that has ended (an incident outlasting its event may
+    # start another); never those of another open event.
+    Incident.objects.filter(id__in=group.members).filter(
+        Q(event=None) | Q(event__ended_at__isnull=False)
+    ).update(event=event)
+    active = Incident.objects.filter(event=event, ended_at=None).count()
+    if active < grouping.EVENT_MIN_OPEN:
+        # Another worker had claimed the members: this event has none to speak of.
+        if event.version == 0:
+            Incident.objects.filter(event=event).update(event=None)
+            event.delete()
+            return False
+        return _event_end(event=event, at=at)
+    cause = group.cause
+    news = (
+        event.version == 0
+        or active != event.active_members
+        or (event.cause, event.cause_service_id, event.cause_has_problems)
+        != (cause.kind, cause.service_id, cause.has_problems)
+    )
+    if not news:
+        return False
+    Event.objects.filter(id=event.id).update(
+        cause=cause.kind,
+        cause_service_id=cause.service_id,
+        cause_has_problems=cause.has_problems,
+        active_members=active,
+        peak_members=max(event.peak_members, active),
+        updated_at=at,
+        version=F("version") + 1,
+    )
+    announce_event_later(event.id)
+    return True
+
+
+def _event_end(*, event: Event, at: datetime) -> bool:
+    active = Incident.objects.filter(event=event, ended_at=None).count()
+    done = (
+        Event.objects.filter(id=event.id, ended_at=None).update(
+            ended_at=at, active_members=active, updated_at=at, version=F("version") + 1
+        )
+        == 1
+    )
+    if done:
+        announce_event_later(event.id)
+    return done
 
 
 def _check_subscription(*, url: str) -> None:
@@ -327,6 +502,7 @@ def subscription_delete(*, subscription: Subscription) -> None:
 def detection_forget() -> None:
     """Forget every incident and status (their counts are being rebuilt from scratch)."""
     with transaction.atomic():
+        Event.objects.all().delete()
         Incident.objects.all().delete()
         ServiceStatus.objects.all().delete()
 
@@ -361,3 +537,170 @@ def incident_record_past(
         },
     )
     return incident if created else None
+
+
+# ----------------------------------------------------------------------- official status
+
+logger = logging.getLogger(__name__)
+
+# A poll claims its page for this long (two workers never poll one page at once).
+POLL_LEASE = timedelta(minutes=2)
+# An official incident acknowledges one of ours that started at most this long after it was
+# posted (pages sometimes post first) or before it, up to our incident's end.
+ACK_BEFORE = timedelta(hours=1)
+# Our incidents whose acknowledgement a poll looks for.
+ACK_HISTORY = timedelta(days=30)
+
+
+def status_pages_seed(*, sources: Iterable[StatusSource]) -> int:
+    """Add the official status pages that are missing; edited ones are left as they are."""
+    ids = dict(Service.objects.values_list("slug", "id"))
+    added = 0
+    for source in sources:
+        _, created = StatusPage.objects.get_or_create(
+            service_id=ids[source.service],
+            defaults={"format": source.format, "url": source.url, "page_url": source.page_url},
+        )
+        added += int(created)
+    return added
+
+
+def status_pages_due(*, now: datetime) -> list[int]:
+    """The pages whose next poll is due (or that were never polled)."""
+    due = StatusPage.objects.filter(Q(next_poll_at=None) | Q(next_poll_at__lte=now))
+    return list(due.order_by("next_poll_at", "id").values_list("id", flat=True)[:500])
+
+
+def _backoff(failures: int) -> timedelta:
+    seconds = settings.STATUS_PAGE_INTERVAL * 2 ** min(failures, 16)
+    return timedelta(seconds=min(seconds, settings.STATUS_PAGE_BACKOFF_MAX))
+
+
+def _read(page: StatusPage, now: datetime) -> tuple[Official | None, dict[str, dict[str, str]]]:
+    """Fetch and parse the page: (what it says, or None if nothing changed; validators)."""
+    if page.format == StatusFormat.STATUSPAGE:
+        root = page.url.rstrip("/")
+        urls = [f"{root}/api/v2/summary.json", f"{root}/api/v2/incidents.json"]
+    else:
+        urls = [page.url]
+    validators: dict[str, dict[str, str]] = {}
+    bodies: list[bytes | None] = []
+    for url in urls:
+        previous = page.validators.get(url) or {}
+        # A 304 is only worth as much as the state kept from the answer it refers to.
+        kept = page.good_at is not None
+        got = fetch(
+            url,
+            etag=str(previous.get("etag", "")) if kept else "",
+            last_modified=str(previous.get("last_modified", "")) if kept else "",
+        )
+        if got.status == 304:
+            validators[url] = previous
+            bodies.append(None)
+        else:
+            validators[url] = {"etag": got.etag, "last_modified": got.last_modified}
+            bodies.append(got.body)
+    if all(b is None for b in bodies):
+        return None, validators
+    if page.format == StatusFormat.STATUSPAGE:
+        summary = bodies[0]
+        if summary is None:
+            # The summary is unchanged but the history is not: read the summary again in full.
+            summary = fetch(urls[0]).body
+        return parse_statuspage(summary, bodies[1]), validators
+    assert bodies[0] is not None
+    return parse_feed(bodies[0], now=now), validators
+
+
+def status_page_poll(*, status_page_id: int, now: datetime) -> str:
+    """Poll one official status page: keep what it says, or on any failure log it, keep the
+    last good state and back off (interval × 2^failures, at most STATUS_PAGE_BACKOFF_MAX).
+    Returns what happened: polled, unchanged, failed, busy (another poll of the host just
+    ran), skipped (not due: another worker has it)."""
+    claimed = StatusPage.objects.filter(
+        Q(next_poll_at=None) | Q(next_poll_at__lte=now), id=status_page_id
+    ).update(next_poll_at=now + POLL_LEASE)
+    if claimed != 1:
+        return "skipped"
+    page = StatusPage.objects.select_related("service").get(id=status_page_id)
+    host = (urlsplit(page.url).hostname or "").lower()
+    # Several services' pages may live on one provider's host: one poll per host at a time,
+    # and at most one every STATUS_PAGE_HOST_INTERVAL seconds.
+    if not cache.add(f"status-host:{host}", 1, settings.STATUS_PAGE_HOST_INTERVAL):
+        StatusPage.objects.filter(id=page.id).update(
+            next_poll_at=now + timedelta(seconds=settings.STATUS_PAGE_HOST_INTERVAL)
+        )
+        return "busy"
+    try:
+        official, validators = _read(page, now)
+    except StatusPageError as exc:
+        failures = page.failures + 1
+        logger.warning(
+            "status page of %s (%s) failed, keeping its last good state: %s",
+            page.service.slug,
+            page.url,
+            exc,
+        )
+        StatusPage.objects.filter(id=page.id).update(
+            checked_at=now,
+            failures=failures,
+            last_error=str(exc)[:300],
+            next_poll_at=now + _backoff(failures),
+        )
+        return "failed"
+    interval = timedelta(seconds=settings.STATUS_PAGE_INTERVAL)
+    if official is None:
+        StatusPage.objects.filter(id=page.id).update(
+            checked_at=now, good_at=now, failures=0, last_error="", next_poll_at=now + interval
+        )
+        return "unchanged"
+    with transaction.atomic():
+        StatusPage.objects.filter(id=page.id).update(
+            validators=validators,
+            indicator=official.indicator,
+            description=official.description,
+            components=official.components,
+            incidents=[i.as_json() for i in official.incidents[:50]],
+            official_since=official.since,
+            checked_at=now,
+            good_at=now,
+            failures=0,
+            last_error="",
+            next_poll_at=now + interval,
+        )
+        incidents_acknowledge(service_id=page.service_id, official=official, now=now)
+    return "polled"
+
+
+def incidents_acknowledge(*, service_id: int, official: Official, now: datetime) -> int:
+    """Record on each of the service's recent incidents when the official page first posted
+    a matching incident (one posted from ACK_BEFORE before our start until our end) and
+    when it said they were all resolved. Returns how many incidents changed."""
+    changed = 0
+    ours = Incident.objects.filter(service_id=service_id, started_at__gte=now - ACK_HISTORY)
+    for incident in ours:
+        until = incident.ended_at or now
+        matching = [
+            o
+            for o in official.incidents
+            if incident.started_at - ACK_BEFORE <= o.created_at <= until and o.status != "past"
+        ]
+        if not matching:
+            continue
+        acknowledged = min(o.created_at for o in matching)
+        resolved = (
+            max(o.resolved_at for o in matching if o.resolved_at is not None)
+            if all(o.resolved_at is not None for o in matching)
+            else None
+        )
+        if incident.official_acknowledged_at is not None:
+            acknowledged = min(acknowledged, incident.official_acknowledged_at)
+        if (acknowledged, resolved) != (
+            incident.official_acknowledged_at,
+            incident.official_resolved_at,
+        ):
+            Incident.objects.filter(id=incident.id).update(
+                official_acknowledged_at=acknowledged, official_resolved_at=resolved
+            )
+            changed += 1
+    return changed

@@ -5,9 +5,16 @@ hands each waiting message over once (row locks, skipping rows another worker ho
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 
 from outages.outbox import outbox_sweep
-from outages.webhooks import WebhookRetryableError, incident_notify, webhook_deliver
+from outages.services import status_page_poll, status_pages_due
+from outages.webhooks import (
+    WebhookRetryableError,
+    event_notify,
+    incident_notify,
+    webhook_deliver,
+)
 
 
 @shared_task(
@@ -19,6 +26,17 @@ from outages.webhooks import WebhookRetryableError, incident_notify, webhook_del
 )
 def incident_notify_task(incident_id: int) -> int:
     return len(incident_notify(incident_id=incident_id))
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def event_notify_task(event_id: int) -> int:
+    return len(event_notify(event_id=event_id))
 
 
 @shared_task(
@@ -41,3 +59,29 @@ def webhook_deliver_task(self: Task[[int], str], delivery_id: int) -> str:
 @shared_task(ignore_result=True)
 def outbox_sweep_task() -> int:
     return outbox_sweep()
+
+
+@shared_task(ignore_result=True)
+def status_pages_due_task() -> int:
+    """Hand every due official status page to a poll task of its own (the "status" queue)."""
+    due = status_pages_due(now=timezone.now())
+    for status_page_id in due:
+        status_page_poll_task.delay(status_page_id)
+    return len(due)
+
+
+# A poll waits on another site: its own time limits, below the deadline of the reads
+# (STATUS_PAGE_DEADLINE per request, two requests for a Statuspage page). A failure is
+# recorded and backed off by the poll itself, so only the database is retried here.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+    soft_time_limit=settings.STATUS_PAGE_DEADLINE * 3,
+    time_limit=settings.STATUS_PAGE_DEADLINE * 3 + 10,
+    expires=120,
+)
+def status_page_poll_task(status_page_id: int) -> str:
+    return status_page_poll(status_page_id=status_page_id, now=timezone.now())

@@ -23,6 +23,7 @@ from django.utils import timezone
 from outages import selectors
 from outages.models import (
     DeliveryStatus,
+    Event,
     Incident,
     OutboxTask,
     Subscription,
@@ -76,6 +77,12 @@ def announce_later(incident_id: int) -> None:
         outbox_add(task=OutboxTask.NOTIFY, object_ids=[incident_id])
 
 
+def announce_event_later(event_id: int) -> None:
+    """The same for an event's change (outages.services.events_apply)."""
+    if Subscription.objects.filter(active=True).exists():
+        outbox_add(task=OutboxTask.NOTIFY_EVENT, object_ids=[event_id])
+
+
 def site_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
@@ -103,6 +110,7 @@ def incident_payload(*, incident: Incident, event: str, previous_level: str) -> 
             "peak_at": iso(incident.peak_at),
             "peak_reports": incident.peak_reports,
             "peak_expected": incident.peak_expected,
+            "event": incident.event_id,
             "regions": selectors.incident_regions(incident=incident),
             "problems": selectors.incident_problems(incident=incident),
             "outlook": outlook_json(
@@ -183,6 +191,45 @@ def incident_notify(*, incident_id: int) -> list[int]:
         ids = [d.id for d in deliveries]
         # Sent after commit through the outbox too: a broker that fails between the claim
         # and the deliveries' hand-over must not lose them.
+        outbox_add(task=OutboxTask.DELIVER, object_ids=ids)
+    return ids
+
+
+def event_payload(*, event: Event, kind: str) -> dict[str, Any]:
+    """The JSON body of an event's notification: the kind and the event as GET /events/{id}
+    describes it."""
+    row = selectors.event_get(event_id=event.id)
+    assert row is not None  # locked by the caller
+    url = site_url(f"/api/v1/events/{event.id}")
+    return {"event": kind, "wider_problem": selectors.event_row_json(row, url=url)}
+
+
+def event_notify(*, event_id: int) -> list[int]:
+    """Claim the event's unannounced change and create one delivery for each subscription
+    that wants it (as incident_notify: one claim per change, safe on two workers)."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().filter(id=event_id).first()
+        if event is None or event.notified_version >= event.version:
+            return []
+        if event.ended_at is not None:
+            kind = WebhookEvent.EVENT_ENDED
+        elif event.notified_version == 0:
+            kind = WebhookEvent.EVENT_OPENED
+        else:
+            kind = WebhookEvent.EVENT_CHANGED
+        Event.objects.filter(id=event.id).update(notified_version=event.version)
+        subscriptions = selectors.subscriptions_for_event(event=event)
+        if not subscriptions:
+            return []
+        body = json.dumps(event_payload(event=event, kind=kind), separators=(",", ":"))
+        now = timezone.now()
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                subscription=s, outage_event=event, event=kind, body=body, created_at=now
+            )
+            for s in subscriptions
+        )
+        ids = [d.id for d in deliveries]
         outbox_add(task=OutboxTask.DELIVER, object_ids=ids)
     return ids
 

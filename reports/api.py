@@ -1,9 +1,11 @@
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.http.request import RawPostDataException
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -31,10 +33,12 @@ from reports.services import (
     report_accept,
     report_create_many,
 )
-from reports.validation import CleanReport, clean_recovery, clean_report
+from reports.validation import CleanReport, clean_observed_at, clean_recovery, clean_report
 
 # The error list of a bad batch is capped so a 10,000-item mistake stays readable.
 MAX_ITEM_ERRORS = 200
+# What a batch item may carry besides a report's fields.
+BATCH_EXTRA_FIELDS = ("client_id", "observed_at")
 
 
 def request_data(request: Request) -> Any:
@@ -127,6 +131,14 @@ class BatchItemSerializer(ReportInputSerializer):
         max_length=128,
         allow_blank=True,
         help_text="your anonymous id of the reporting user",
+    )
+    observed_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "when the user reported it, if earlier than this call (a backlog sent late): "
+            "ISO 8601 with a UTC offset, at most 24 hours old and at most 60 s ahead. The "
+            "report is counted in that minute. Absent: the time of this call."
+        ),
     )
 
 
@@ -245,7 +257,8 @@ class ReportBatchCreateApi(APIView):
 
     Token holders only. All-or-nothing: any invalid item rejects the whole batch with
     per-item errors ("reports[3].country"). Items may carry a `client_id` (the partner's
-    anonymous user id), hashed into the stored client key.
+    anonymous user id), hashed into the stored client key, and an `observed_at` (a backlog
+    sent late is counted in the minutes it happened, not as a burst now).
     """
 
     permission_classes = [IsAuthenticated]
@@ -279,13 +292,21 @@ class ReportBatchCreateApi(APIView):
             )
         services = service_infos()
         user_id = request.user.pk
+        now = timezone.now()
         clean: list[CleanReport] = []
         keys: list[str] = []
+        observed: list[datetime | None] = []
         errors: dict[str, list[str]] = {}
         bad = 0
         for i, item in enumerate(items):
-            report, item_errors = clean_report(item, services, extra_fields=("client_id",))
+            report, item_errors = clean_report(item, services, extra_fields=BATCH_EXTRA_FIELDS)
             client_id = item.get("client_id", "") if isinstance(item, dict) else ""
+            at, at_error = None, None
+            if isinstance(item, dict) and "observed_at" in item:
+                # null is not "absent": the schema's date-time admits no null.
+                at, at_error = clean_observed_at(item["observed_at"], now=now)
+            if at_error:
+                item_errors["observed_at"] = [at_error]
             if not isinstance(client_id, str) or len(client_id) > 128:
                 item_errors["client_id"] = ["Must be a string of at most 128 characters."]
             elif unstorable := text_problem(client_id):
@@ -299,9 +320,16 @@ class ReportBatchCreateApi(APIView):
                 continue
             clean.append(report)
             keys.append(client_key_for(f"batch:{user_id}:{client_id}"))
+            observed.append(at)
         if bad:
             raise exceptions.ValidationError(errors)
-        created = report_create_many(reports=clean, client_keys=keys, source=Source.BATCH)
+        created = report_create_many(
+            reports=clean,
+            client_keys=keys,
+            source=Source.BATCH,
+            created_at=now,
+            observed_at=observed,
+        )
         return Response({"created": created}, status=status.HTTP_201_CREATED)
 
 

@@ -18,7 +18,13 @@ class Report(models.Model):
     country = models.CharField(max_length=2)
     subdivision = models.CharField(max_length=6, blank=True, default="")
     comment = models.CharField(max_length=280, blank=True, default="")
+    # When the report happened: the minute it is counted in. A batch item's `observed_at`
+    # (a partner's backlog), otherwise when it arrived.
     created_at = models.DateTimeField(default=timezone.now)
+    # When a report observed earlier arrived (a batch item with `observed_at`); null for a
+    # report that arrived when it was made, which is every other one. The rollup finds the
+    # late ones by it, to re-sum the old minutes they land in.
+    received_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     # HMAC of an anonymous browser id or of the IP; the raw IP is never stored.
     client_key = models.CharField(max_length=32)
@@ -36,6 +42,13 @@ class Report(models.Model):
             # "has client C reported S since T": the dedupe when the cache does not know.
             models.Index(
                 fields=["client_key", "service", "created_at"], name="report_client_service_idx"
+            ),
+            # "which reports observed earlier arrived since T": the rollup's late minutes.
+            # Partial: only batch items with observed_at are in it.
+            models.Index(
+                fields=["received_at", "created_at"],
+                name="report_received_idx",
+                condition=models.Q(received_at__isnull=False),
             ),
         ]
 

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -62,29 +63,40 @@ Row = tuple[int, str, str, str, str, datetime, str, str]
 INSERT_BATCH = 5000
 
 
-def report_rows_insert(*, rows: Sequence[Row]) -> int:
+def report_rows_insert(
+    *, rows: Sequence[Row], received_at: Sequence[datetime | None] | None = None
+) -> int:
     """Store raw report rows (in COPY_COLUMNS order) in one transaction: COPY on PostgreSQL, a
     batched executemany elsewhere (several times faster than bulk_create on SQLite, which caps
-    a multi-row INSERT at ~120 reports)."""
+    a multi-row INSERT at ~120 reports). `received_at`, one per row if given, is when a
+    report observed earlier arrived (None: it arrived at its `created_at`)."""
     table = Report._meta.db_table
+    columns: tuple[str, ...] = COPY_COLUMNS
+    data: Sequence[tuple[Any, ...]] = rows
+    if received_at is not None:
+        columns = (*COPY_COLUMNS, "received_at")
+        data = [(*row, at) for row, at in zip(rows, received_at, strict=True)]
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            sql = f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
             # The raw psycopg cursor bypasses Django's error translation; restore it so callers
             # see django.db errors (OperationalError, DataError) as with any other query.
             with connection.cursor() as cursor, connection.wrap_database_errors:
                 with cursor.cursor.copy(sql) as copy:
-                    for row in rows:
+                    for row in data:
                         copy.write_row(row)
         else:
             adapt = connection.ops.adapt_datetimefield_value
-            placeholders = ", ".join(["%s"] * len(COPY_COLUMNS))
-            sql = f"INSERT INTO {table} ({', '.join(COPY_COLUMNS)}) VALUES ({placeholders})"
+            placeholders = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
             with connection.cursor() as cursor:
-                for i in range(0, len(rows), INSERT_BATCH):
+                for i in range(0, len(data), INSERT_BATCH):
                     cursor.executemany(
                         sql,
-                        [(*r[:5], adapt(r[5]), *r[6:]) for r in rows[i : i + INSERT_BATCH]],
+                        [
+                            (*r[:5], adapt(r[5]), *r[6:8], *(adapt(at) for at in r[8:]))
+                            for r in data[i : i + INSERT_BATCH]
+                        ],
                     )
     return len(rows)
 
@@ -95,14 +107,25 @@ def report_create_many(
     client_keys: Sequence[str],
     source: str = Source.BATCH,
     created_at: datetime | None = None,
+    observed_at: Sequence[datetime | None] | None = None,
 ) -> int:
-    """Store many validated reports at once, all stamped with the same server time."""
+    """Store many validated reports at once, stamped with the same server time, or with
+    their own `observed_at` where one is given (a backlog sent late): a report is counted in
+    the minute it happened, and the time it arrived is kept for the rollup to find it."""
     now = created_at or timezone.now()
+    if observed_at is None or not any(observed_at):
+        return report_rows_insert(
+            rows=[
+                (r.service_id, r.problem, r.country, r.subdivision, r.comment, now, source, key)
+                for r, key in zip(reports, client_keys, strict=True)
+            ]
+        )
     return report_rows_insert(
         rows=[
-            (r.service_id, r.problem, r.country, r.subdivision, r.comment, now, source, key)
-            for r, key in zip(reports, client_keys, strict=True)
-        ]
+            (r.service_id, r.problem, r.country, r.subdivision, r.comment, at or now, source, key)
+            for r, key, at in zip(reports, client_keys, observed_at, strict=True)
+        ],
+        received_at=[now if at is not None else None for at in observed_at],
     )
 
 

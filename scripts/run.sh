@@ -12,9 +12,10 @@ PORT=${PORT:-8000}
 # unset (config/settings.py refuses to start without a real one otherwise).
 export DEV_MODE=${DEV_MODE:-true}
 export DEMO_TRICKLE=${DEMO_TRICKLE:-true}
-# A live outage to watch: YouTube reports rise up to 60x for two hours from start-up.
-# DEMO_TRICKLE_BURST="" turns it off; "tiktok:BR:30:45" is a country-only one.
-export DEMO_TRICKLE_BURST=${DEMO_TRICKLE_BURST-youtube:60:120}
+# Live outages to watch from start-up: YouTube reports rise up to 60x for two hours, and
+# Cloudflare with two services that run on it for an hour (one wider problem, "likely
+# Cloudflare"). DEMO_TRICKLE_BURST="" turns them off; "tiktok:BR:30:45" is a country-only one.
+export DEMO_TRICKLE_BURST=${DEMO_TRICKLE_BURST-youtube:60:120,cloudflare:60:60,discord:30:60,x:30:60}
 export OUTAGES_VAR_DIR=${OUTAGES_VAR_DIR:-$PWD/var}
 mkdir -p "$OUTAGES_VAR_DIR/broker/queue" "$OUTAGES_VAR_DIR/broker/processed" "$OUTAGES_VAR_DIR/broker/control"
 
@@ -42,7 +43,7 @@ if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-2}; else workers=1; 
     --threads 4 --access-logfile - --error-logfile - >"$OUTAGES_VAR_DIR/web.log" 2>&1 &
 pids+=($!)
 # Solo pool: one process keeps memory low and SQLite writes serialised.
-"$BIN/celery" -A config worker -B --pool=solo --loglevel=INFO \
+"$BIN/celery" -A config worker -B --pool=solo -Q celery,status --loglevel=INFO \
     --schedule="$OUTAGES_VAR_DIR/celerybeat-schedule" >"$OUTAGES_VAR_DIR/worker.log" 2>&1 &
 pids+=($!)
 

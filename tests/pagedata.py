@@ -112,3 +112,63 @@ def build(*, tiktok: Service, gmail: Service, now: datetime | None = None) -> da
         problems=[{"problem": "upload", "reports": 30, "share": 1.0}],
     )
     return now
+
+
+def event_build(*, tiktok: Service, gmail: Service, now: datetime) -> int:
+    """On top of `build`: TikTok and Gmail both behind a provider that has problems too,
+    their incidents opening within minutes: one event. Returns its id."""
+    from outages.models import Dependency, Event
+    from outages.services import events_apply, service_upsert
+
+    provider = service_upsert(
+        slug="cloudflare",
+        name="Cloudflare",
+        category="cloud_dev",
+        home_url="https://www.cloudflare.com",
+        problems=["website", "connection", "other"],
+    )
+    for customer in (tiktok, gmail):
+        Dependency.objects.create(
+            service=customer,
+            provider=provider,
+            kind="cdn",
+            source="https://www.cloudflare.com/case-studies/",
+        )
+    since = floor_minute(now) - timedelta(minutes=20)
+    for service, after in ((provider, 2), (gmail, 4)):
+        Incident.objects.create(
+            service=service,
+            country="",
+            level=Level.OUTAGE,
+            max_level=Level.OUTAGE,
+            started_at=since + timedelta(minutes=after),
+            peak_at=floor_minute(now),
+            peak_reports=3,
+            peak_expected=0.1,
+        )
+    events_apply(at=floor_minute(now))
+    return Event.objects.get(ended_at=None).id
+
+
+def official_build(*, service: Service, now: datetime) -> None:
+    """The service's official status page as a poll left it: a major outage of Uploads that
+    it posted 12 minutes after our incident began."""
+    from outages.models import StatusPage
+
+    incident = Incident.objects.filter(service=service, ended_at=None).first()
+    posted = (incident.started_at if incident else floor_minute(now)) + timedelta(minutes=12)
+    StatusPage.objects.create(
+        service=service,
+        format="statuspage",
+        url="https://status.example.org",
+        page_url="https://status.example.org",
+        indicator="major",
+        description="Partial System Outage",
+        components=[{"name": "Uploads", "status": "major_outage"}],
+        incidents=[],
+        official_since=posted,
+        checked_at=now,
+        good_at=now,
+    )
+    if incident is not None:
+        Incident.objects.filter(id=incident.id).update(official_acknowledged_at=posted)

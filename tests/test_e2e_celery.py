@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.tasks import detect_task
-from outages.models import Incident
+from outages.models import Incident, ServiceStatus
 from tests.analytics.test_detection_run import burst, steady_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,3 +96,9 @@ def test_reports_in_outage_opened_then_resolved(worker, tiktok, gmail):
     detect_task.apply_async(kwargs={"now": later.isoformat()}, queue=worker)
     assert wait_for(lambda: Incident.objects.get(id=incident.id).ended_at is not None)
     assert Incident.objects.filter(ended_at=None).count() == 0
+
+
+def test_a_worker_that_starts_runs_a_pass_at_once(worker, tiktok):
+    # No beat and nothing enqueued by the test: only the worker's own start asks for a pass,
+    # which writes every service's status.
+    assert wait_for(lambda: ServiceStatus.objects.filter(service=tiktok).exists())

@@ -6,6 +6,7 @@ a whole could not be read). Django's test client, the real PostgreSQL and Redis.
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -151,8 +152,16 @@ def test_a_single_report_never_fails_and_names_the_field(fuzz_settings, tiktok, 
     assert_named(r, field, how, charset)
 
 
+# A batch item's own fields; observed_at half an hour before the tests were collected.
+BATCH_ITEM = {
+    **REPORT,
+    "client_id": "u1",
+    "observed_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
+}
+
+
 @FUZZ
-@given(case=tampered_body({**REPORT, "client_id": "u1"}, [*FIELDS, "client_id"]))
+@given(case=tampered_body(BATCH_ITEM, [*FIELDS, "client_id", "observed_at"]))
 def test_a_batch_never_fails_and_names_the_item_field(fuzz_settings, tiktok, case):
     raw, charset, field, how = case
     item = raw.decode("latin-1")

@@ -166,7 +166,8 @@ NOT_IN_SCHEMA = {
     # A slug of the catalogue, a problem that service offers, an assigned ISO 3166 code, a
     # subdivision of that country.
     "POST /api/v1/reports": {"service", "problem", "country", "subdivision"},
-    "POST /api/v1/reports/batch": {"service", "problem", "country", "subdivision"},
+    # observed_at: within the last 24 hours (a date-time has no range).
+    "POST /api/v1/reports/batch": {"service", "problem", "country", "subdivision", "observed_at"},
     "POST /api/v1/recoveries": {"service", "country", "subdivision"},
     # range excludes from/to/bucket; from before to, with at most 1,440 buckets; a problem
     # series spans at most 7 days; times between 2000 and 2100 (a date-time has no range).

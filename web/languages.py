@@ -42,6 +42,7 @@ NEGOTIATED = frozenset(
         "recovery_thanks",
         "alert_form",
         "alert_sent",
+        "event_detail",
     }
 )
 CODES = tuple(code for code, _ in settings.LANGUAGES)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("map/", views.live_map, name="live_map"),
     path("region/<str:country>/", views.region, name="region"),
+    path("events/<int:event_id>/", views.event_detail, name="event_detail"),
     path("offline/", views.offline, name="offline"),
     path("<slug:slug>/", views.service_detail, name="service_detail"),
     path("<slug:slug>/embed/", embeds.embed, name="embed"),

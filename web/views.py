@@ -85,6 +85,7 @@ def home(request: HttpRequest) -> HttpResponse:
     spark = trends.sparklines(now=now)
     context = {
         **freshness(now),
+        "events": selectors.events_open(),
         "problems_now": selectors.problems_now(rows),
         "services": [
             (r, sparkline_points(spark.get(r.id, [0] * 24)), sum(spark.get(r.id, [])))
@@ -146,6 +147,11 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         "window": PAGE_WINDOW,
         "open_incidents": summary.open_incidents,
+        "events": selectors.events_open(service_id=service.id),
+        "official": selectors.official_status(service_id=service.id),
+        "dependencies": selectors.service_dependencies(service_id=service.id),
+        "dependents": selectors.service_dependents(service_id=service.id),
+        "access_countries": selectors.service_access_countries(service_id=service.id),
         "outlooks": _outlooks(service=service, incidents=summary.open_incidents, now=now),
         "alternatives": [
             alternatives_html(
@@ -180,6 +186,14 @@ def _recoveries(*, service_id: int, incidents: list[IncidentRow]) -> list[dict[s
     since = min(incident.started_at for incident in incidents)
     counts = recovery_counts(service_id=service_id, since=since)
     return [{"country": c, "name": country_name(c), "count": n} for c, n in counts.items()]
+
+
+@public_page
+def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = selectors.event_get(event_id=event_id)
+    if event is None:
+        raise Http404("Unknown event")
+    return render(request, "web/event_detail.html", {"event": event})
 
 
 @public_page

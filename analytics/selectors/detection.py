@@ -8,10 +8,10 @@ from uuid import UUID
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Min, Sum
 
 from analytics.grids import IntArray, PairRows, country_code
-from analytics.models import HourCount, MinuteCount, RollupState
+from analytics.models import HourCount, MinuteCount, RollupRewrite, RollupState
 from analytics.sql import epoch_seconds
 
 
@@ -148,6 +148,16 @@ def rollup_watermark(*, name: str) -> tuple[UUID, datetime] | None:
     """A rollup's history id and watermark (see RollupState), or None before its first run."""
     row = RollupState.objects.filter(name=name).values_list("history_id", "complete_until").first()
     return (row[0], row[1]) if row else None
+
+
+def rollup_rewrites(*, after: int | None) -> tuple[int, datetime | None]:
+    """The newest RollupRewrite's id (0 before any) and the earliest minute re-summed by the
+    rewrites after id `after`, or None if there are none (or `after` is None)."""
+    newest = RollupRewrite.objects.aggregate(id=Max("id"))["id"] or 0
+    if after is None or newest <= after:
+        return newest, None
+    since = RollupRewrite.objects.filter(id__gt=after).aggregate(since=Min("since"))["since"]
+    return newest, since
 
 
 def busy_countries(*, since: datetime, min_reports: int) -> set[tuple[int, str]]:

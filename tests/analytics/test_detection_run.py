@@ -257,3 +257,24 @@ def test_stored_baselines_are_the_pure_functions_output_and_a_rerun_changes_noth
     if connection.vendor == "postgresql":
         # Unchanged values are not rewritten: their computed_at stays that of the first run.
         assert not Baseline.objects.filter(service=tiktok, computed_at=later).exists()
+
+
+@pytest.mark.django_db
+def test_the_pass_groups_a_provider_and_its_customer_into_one_event(tiktok, gmail):
+    from outages.models import Dependency, Event
+
+    # TikTok (as a provider, for the test) and Gmail, which runs on it, burst together.
+    Dependency.objects.create(
+        service=gmail, provider=tiktok, kind="hosting", source="https://example.org/fact"
+    )
+    steady_history(tiktok)
+    steady_history(gmail, seed=2)
+    burst(tiktok)
+    burst(gmail, minutes=10, problem="email")
+    run(NOW)
+    event = Event.objects.get()
+    members = set(event.members.values_list("service__slug", flat=True))
+    assert members == {"tiktok", "gmail"}
+    assert (event.country, event.cause, event.cause_service_id) == ("", "provider", tiktok.id)
+    assert event.cause_has_problems and event.active_members == 2
+    assert event.started_at == NOW.replace(second=0) - timedelta(minutes=12)

@@ -186,6 +186,30 @@ def test_rewound_history_is_read_again(tiktok):
 
 
 @pytest.mark.django_db
+def test_a_kept_grid_reads_again_the_old_minutes_of_a_late_backlog(tiktok, gmail):
+    from tests.analytics.test_rollup import backlog
+
+    steady_history(tiktok, hours=3, end=T0)
+    steady_history(gmail, hours=3, end=T0, seed=3)
+    rollup_run(now=T0)
+    grids_now(T0, cold=True)
+    # A partner's reports observed two hours to 90 minutes ago (long settled), arriving now;
+    # one of them in a country the grid has not seen.
+    observed = [T0 - timedelta(hours=2) + timedelta(seconds=29 * k) for k in range(60)]
+    later = T0 + timedelta(minutes=1)
+    backlog(tiktok, observed, received=later, country="BR")
+    backlog(gmail, observed[:5], received=later)
+    rollup_run(now=later)
+    kept = grids_now(later, cold=False)
+    same_grid(kept, grids_now(later, cold=True))
+    assert ((tiktok.id << 42) | country_code("BR")) in kept.pairs
+    # The next pass reads only the usual minutes again, and still sees what a full read does.
+    next_pass = later + timedelta(seconds=30)
+    rollup_run(now=next_pass)
+    same_grid(grids_now(next_pass, cold=False), grids_now(next_pass, cold=True))
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("odd", ["", "U", "É"])
 def test_reading_minute_rows_as_arrays(tiktok, gmail, odd):
     for service, country, subdivision, n in [

@@ -6,6 +6,7 @@ from django.db import connection
 
 from analytics.models import MinuteCount, RollupState
 from analytics.rollup import report_retention_run, rollup_run
+from common.time import floor_minute
 from reports.models import Report
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -308,3 +309,71 @@ def test_region_and_country_totals_follow_the_minutes(tiktok, gmail):
             (T0 + timedelta(hours=1), "DE"): 4,
         }
     )
+
+
+def backlog(service, observed, *, received, country="US"):
+    """Reports observed at each of `observed`, sent in one batch at `received`."""
+    from reports.services import report_create_many
+    from reports.validation import CleanReport
+
+    report_create_many(
+        reports=[CleanReport(service.id, "login", country, "", "") for _ in observed],
+        client_keys=[f"p{i}" for i in range(len(observed))],
+        created_at=received,
+        observed_at=observed,
+    )
+
+
+@pytest.mark.django_db
+def test_a_backlog_lands_in_its_own_minutes_exactly_once(tiktok, gmail):
+    from analytics.models import HourCount, RollupRewrite, ServiceHour, ServiceMinute
+
+    for m in range(120):
+        add(tiktok, T0 + timedelta(minutes=m, seconds=10), 2)
+    add(gmail, T0 + timedelta(minutes=30), 1)
+    now = T0 + timedelta(hours=2, seconds=20)
+    rollup_run(now=now)
+    # An hour of a partner's reports (minutes 45 to 104, one each) arrives at once, with
+    # reports of the current minute.
+    observed = [T0 + timedelta(minutes=45 + k, seconds=40) for k in range(60)]
+    arrival = now + timedelta(seconds=5)
+    backlog(tiktok, [*observed, None, None], received=arrival)
+    for later in (30, 60, 90, 330, 600):
+        rollup_run(now=now + timedelta(seconds=later))
+        minutes = counts()
+        for m in range(120):
+            expected = 3 if 45 <= m < 105 else 2
+            assert minutes[(tiktok.id, T0 + timedelta(minutes=m), "US", "", "login")] == expected
+        assert minutes[(tiktok.id, T0 + timedelta(hours=2), "US", "", "login")] == 2
+        assert sum(n for key, n in minutes.items() if key[0] == tiktok.id) == 240 + 60 + 2
+        service_minutes = dict(
+            ServiceMinute.objects.filter(service=tiktok).values_list("minute", "count")
+        )
+        assert service_minutes[T0 + timedelta(minutes=45)] == 3
+        assert sum(service_minutes.values()) == 302
+        hours = dict(ServiceHour.objects.filter(service=tiktok).values_list("hour", "count"))
+        assert hours == {
+            T0: 120 + 15,
+            T0 + timedelta(hours=1): 120 + 45,
+            T0 + timedelta(hours=2): 2,
+        }
+        assert HourCount.objects.get(service=tiktok, hour=T0).count == 135
+        assert ServiceMinute.objects.get(service=gmail).count == 1
+    # Every run that saw the arrival within its range recorded the minutes it re-summed.
+    rewrites = list(RollupRewrite.objects.values_list("since", "until"))
+    assert rewrites and set(rewrites) == {(T0 + timedelta(minutes=45), T0 + timedelta(minutes=105))}
+    assert RollupState.objects.get().complete_until == floor_minute(now + timedelta(seconds=600))
+
+
+@pytest.mark.django_db
+def test_a_backlog_older_than_every_run_range_is_found_by_its_arrival(tiktok):
+    add(tiktok, T0, 1)
+    rollup_run(now=T0 + timedelta(hours=20))
+    # Observed 19 hours before the batch arrived.
+    backlog(tiktok, [T0 + timedelta(minutes=1)] * 3, received=T0 + timedelta(hours=20, minutes=1))
+    result = rollup_run(now=T0 + timedelta(hours=20, minutes=1, seconds=30))
+    assert counts() == {
+        (tiktok.id, T0, "US", "", "login"): 1,
+        (tiktok.id, T0 + timedelta(minutes=1), "US", "", "login"): 3,
+    }
+    assert result.rows == 1

@@ -361,6 +361,17 @@ def test_a_configured_burst_reaches_the_database(settings, catalogue):
     assert whatsapp.filter(country="IN").count() > 3 * whatsapp.exclude(country="IN").count()
 
 
+def test_several_bursts_start_together_and_a_typo_skips_only_its_own(settings, catalogue):
+    from demo.tasks import _live_bursts
+
+    settings.DEMO_TRICKLE_BURST = "cloudflare:60:60,myspace:US,discord:30:45"
+    now = timezone.now()
+    bursts = _live_bursts(now=now)
+    assert [(b.service, b.factor) for b in bursts] == [("cloudflare", 60.0), ("discord", 30.0)]
+    assert bursts[0].start == bursts[1].start
+    assert bursts[1].end - bursts[1].start == timedelta(minutes=45)
+
+
 def test_a_mistyped_burst_does_not_stop_the_trickle(settings, catalogue):
     settings.DEMO_TRICKLE = True
     settings.DEMO_TRICKLE_BURST = "myspace:US"

@@ -1,9 +1,12 @@
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from reports.models import Report, Source
+from reports.validation import clean_observed_at
 
 pytestmark = pytest.mark.django_db
 
@@ -124,15 +127,33 @@ def test_a_failed_write_leaves_nothing(token_api, tiktok, monkeypatch):
 
     real = api_module.report_create_many
 
-    def sabotage(*, reports, client_keys, source):
+    def sabotage(*, reports, **rest):
         bad = type(reports[-1])(reports[0].service_id, "upload", "BRA", "", "")
-        return real(reports=[*reports[:-1], bad], client_keys=client_keys, source=source)
+        return real(reports=[*reports[:-1], bad], **rest)
 
     monkeypatch.setattr(api_module, "report_create_many", sabotage)
     from django.db import DataError
 
     with pytest.raises(DataError):
         post(token_api, {"reports": [item()] * 20})
+    assert Report.objects.count() == 0
+
+
+def test_a_failed_write_of_a_backlog_leaves_nothing(token_api, tiktok, monkeypatch):
+    from reports import api as api_module
+
+    real = api_module.report_create_many
+
+    def sabotage(*, reports, **rest):
+        bad = type(reports[-1])(reports[0].service_id, "upload", "BRA", "", "")
+        return real(reports=[*reports[:-1], bad], **rest)
+
+    monkeypatch.setattr(api_module, "report_create_many", sabotage)
+    from django.db import DataError
+
+    earlier = (timezone.now() - timedelta(hours=2)).isoformat()
+    with pytest.raises(DataError):
+        post(token_api, {"reports": [item(observed_at=earlier)] * 20})
     assert Report.objects.count() == 0
 
 
@@ -167,3 +188,66 @@ def test_it_names_an_unknown_top_level_field(token_api, tiktok):
     assert r.status_code == 400, r.content
     assert r.json()["fields"] == {"report": ["Unknown field."], "\\udfff": ["Unknown field."]}
     assert Report.objects.count() == 0
+
+
+def test_items_observed_earlier_are_stored_in_their_own_minutes(token_api, tiktok):
+    now = timezone.now()
+    an_hour_ago = now - timedelta(hours=1)
+    reports = [
+        item(observed_at=an_hour_ago.isoformat()),
+        # The same instant written with another offset and as "Z".
+        item(observed_at=an_hour_ago.astimezone(timezone.get_fixed_timezone(150)).isoformat()),
+        item(observed_at=an_hour_ago.astimezone(UTC).isoformat().replace("+00:00", "Z")),
+        item(),
+    ]
+    r = post(token_api, {"reports": reports})
+    assert r.status_code == 201, r.content
+    rows = list(Report.objects.order_by("id").values_list("created_at", "received_at"))
+    assert [created for created, _ in rows[:3]] == [an_hour_ago] * 3
+    received = {at for _, at in rows[:3]}
+    assert len(received) == 1
+    arrived = received.pop()
+    assert arrived is not None and now <= arrived <= timezone.now()
+    # Without observed_at: arrived when it happened, no separate arrival time.
+    assert now <= rows[3][0] <= timezone.now() and rows[3][1] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-12-01T14:05:00", "UTC offset"),
+        ("2026-12-01", "UTC offset"),
+        ("yesterday", "ISO 8601"),
+        ("", "ISO 8601"),
+        (None, "ISO 8601"),
+        (1764597900, "ISO 8601"),
+        ("0001-01-01T00:00:00+01:00", "ISO 8601"),
+        ("2026-12-01T14:05:00+00:00" + " " * 40, "ISO 8601"),
+        ("2026-12-01T14:05:00\ud800Z", "ISO 8601"),
+        ("2000-01-01T00:00:00Z", "24 hours old"),
+        ("2100-01-01T00:00:00Z", "60 seconds ahead"),
+    ],
+)
+def test_it_rejects_a_bad_observed_at_naming_the_item(token_api, tiktok, value, message):
+    reports = [item(), item(observed_at=value), item()]
+    r = post(token_api, {"reports": reports})
+    assert r.status_code == 400
+    fields = r.json()["fields"]
+    assert list(fields) == ["reports[1].observed_at"]
+    assert message in fields["reports[1].observed_at"][0]
+    assert Report.objects.count() == 0
+
+
+def test_observed_at_is_at_most_a_day_old_and_a_minute_ahead():
+    now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    at = clean_observed_at
+    assert at((now - timedelta(hours=24)).isoformat(), now=now) == (now - timedelta(hours=24), None)
+    assert at((now + timedelta(seconds=60)).isoformat(), now=now)[0] == now + timedelta(seconds=60)
+    tick = timedelta(microseconds=1)
+    assert at((now - timedelta(hours=24) - tick).isoformat(), now=now) == (
+        None,
+        "At most 24 hours old.",
+    )
+    assert at((now + timedelta(seconds=60) + tick).isoformat(), now=now)[0] is None
+    # Offsets are honoured: 16:00 at +01:00 is now.
+    assert at("2026-12-01T16:00:00+01:00", now=now) == (now, None)

@@ -77,6 +77,11 @@ class IncidentSerializer(serializers.Serializer):
     peak_at = serializers.DateTimeField()
     peak_reports = serializers.FloatField(help_text="reports per minute at the peak")
     peak_expected = serializers.FloatField(help_text="expected reports per minute at the peak")
+    event = serializers.IntegerField(
+        source="event_id",
+        allow_null=True,
+        help_text="the wider problem it is part of (/api/v1/events/{id}), or null",
+    )
 
     def get_url(self, obj: Any) -> str:
         return webhooks.site_url(f"/api/v1/outages/{obj.id}")
@@ -129,6 +134,7 @@ class IncidentListApi(ReadApi):
         "peak_at",
         "peak_reports",
         "peak_expected",
+        "event",
         "url",
     )
 
@@ -291,6 +297,13 @@ class IncidentDetailApi(ReadApi):
         problems = IncidentProblemSerializer(many=True)
         series = IncidentSeriesSerializer()
         outlook = OutlookSerializer(allow_null=True, help_text="null: not enough history")
+        official_acknowledged_at = serializers.DateTimeField(
+            allow_null=True,
+            help_text="when the official status page first posted about it (null: not yet)",
+        )
+        official_resolved_at = serializers.DateTimeField(
+            allow_null=True, help_text="when the official page said it was resolved"
+        )
         alternatives = AlternativeSerializer(
             many=True,
             help_text="while open: services of the same category with no problems right now "
@@ -329,6 +342,8 @@ class IncidentDetailApi(ReadApi):
                 country=incident.country,
             )
         data["alternatives"] = AlternativeSerializer(others, many=True).data
+        data["official_acknowledged_at"] = incident.official_acknowledged_at
+        data["official_resolved_at"] = incident.official_resolved_at
         counts = recovery_counts(
             service_id=incident.service_id,
             since=incident.started_at,

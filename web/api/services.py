@@ -61,6 +61,42 @@ class ServiceListApi(ReadApi):
         )
 
 
+@extend_schema_serializer(component_name="OfficialLag")
+class OfficialLagSerializer(serializers.Serializer):
+    acknowledged = serializers.IntegerField(
+        help_text="outage incidents the official page posted about"
+    )
+    unacknowledged = serializers.IntegerField(
+        help_text="outage incidents since the page's history begins that it never posted"
+    )
+    median_minutes = serializers.FloatField(
+        allow_null=True,
+        help_text="from our incident's start to the page's first post (negative: page first)",
+    )
+    worst_minutes = serializers.FloatField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="OfficialStatus")
+class OfficialStatusSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="the official status page")
+    indicator = serializers.CharField(
+        help_text='none, minor, major, critical or maintenance; "" before it was first read'
+    )
+    description = serializers.CharField()
+    components = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text='components not operational: [{"name", "status"}]',
+    )
+    since = serializers.DateTimeField(allow_null=True, help_text="its open incidents began")
+    sentence = serializers.CharField()
+    checked_at = serializers.DateTimeField(allow_null=True, help_text="the last poll")
+    good_at = serializers.DateTimeField(
+        allow_null=True, help_text="the last good answer: what it says is from then"
+    )
+    last_error = serializers.CharField(help_text='why the last poll failed, "" if it did not')
+    lag = OfficialLagSerializer()
+
+
 class ServiceDetailApi(ReadApi):
     """GET /api/v1/services/<slug>: level, the status sentence, counts and open incidents."""
 
@@ -85,6 +121,10 @@ class ServiceDetailApi(ReadApi):
         last_24h = serializers.IntegerField()
         open_incidents = IncidentSummarySerializer(many=True)
         delayed_since = delayed_since_field()
+        official = OfficialStatusSerializer(
+            allow_null=True,
+            help_text="what the service's official status page says (null: none known)",
+        )
 
     @extend_schema(
         summary="One service: level, since when, recent reports against the expected",
@@ -114,5 +154,6 @@ class ServiceDetailApi(ReadApi):
             "last_24h": summary.last_24h,
             "open_incidents": summary.open_incidents,
             "delayed_since": summary.delayed_since,
+            "official": selectors.official_status(service_id=row.id),
         }
         return Response(self.OutputSerializer(data).data)

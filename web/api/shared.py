@@ -70,6 +70,9 @@ class IncidentSummarySerializer(serializers.Serializer):
     peak_expected = serializers.FloatField()
     regions = serializers.ListField(child=serializers.CharField())
     problems = serializers.ListField(child=serializers.CharField())
+    event = serializers.IntegerField(
+        allow_null=True, help_text="the wider problem it is part of (/api/v1/events/{id})"
+    )
 
 
 class BucketSerializer(serializers.Serializer):

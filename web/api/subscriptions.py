@@ -215,7 +215,14 @@ class DeliveryListApi(TokenApi):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         event = serializers.CharField()
-        outage = serializers.IntegerField(source="incident_id")
+        outage = serializers.IntegerField(
+            source="incident_id", allow_null=True, help_text="null for an event's delivery"
+        )
+        wider_problem = serializers.IntegerField(
+            source="outage_event_id",
+            allow_null=True,
+            help_text="the event (/api/v1/events/{id}) of an event_* delivery, else null",
+        )
         status = serializers.ChoiceField(choices=["pending", "delivered", "failed"])
         attempts = serializers.IntegerField()
         created_at = serializers.DateTimeField()

@@ -8,7 +8,7 @@ from drf_spectacular.views import (
 )
 
 from web import feeds, views
-from web.api import incidents, services, subscriptions, trends
+from web.api import events, incidents, services, subscriptions, trends
 from web.caching import public_page
 
 # The viewers' own needs, on their pages only, scripts still from this site alone: Swagger UI
@@ -50,6 +50,9 @@ urlpatterns = [
     path(
         "outages/<int:outage_id>", incidents.IncidentDetailApi.as_view(), name="api_outage_detail"
     ),
+    path("events", events.EventListApi.as_view(), name="api_event_list"),
+    path("events.atom", public_page(feeds.EventFeed()), name="api_event_feed"),
+    path("events/<int:event_id>", events.EventDetailApi.as_view(), name="api_event_detail"),
     path(
         "regions/<str:country>/services",
         trends.RegionServicesApi.as_view(),

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from outages.catalogue import CATALOGUE
-from outages.services import service_upsert
+from outages.catalogue import ACCESS, CATALOGUE, DEPENDENCIES, STATUS_PAGES
+from outages.services import dependency_map_seed, service_upsert, status_pages_seed
 
 
 class Command(BaseCommand):
@@ -18,4 +18,9 @@ class Command(BaseCommand):
                 home_url=entry.home_url,
                 problems=list(entry.problems),
             )
-        self.stdout.write(f"Seeded {len(CATALOGUE)} services.")
+        added, access = dependency_map_seed(facts=DEPENDENCIES, access=ACCESS)
+        pages = status_pages_seed(sources=STATUS_PAGES)
+        self.stdout.write(
+            f"Seeded {len(CATALOGUE)} services; dependency map: {added} dependencies and "
+            f"{access} access networks added; {pages} official status pages added."
+        )
