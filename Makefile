@@ -8,8 +8,13 @@ TEST_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The read bench flushes its cache database between requests: one of its own.
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
+# Mutation workers: database <MUTATION_DATABASE_URL>_<n> and the n-th Redis db each.
+MUTATION_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages_mut
+MUTATION_REDIS_URL ?= redis://127.0.0.1:6379
+MUTATION_REDIS_DBS ?= 8,9,10,11
 
-.PHONY: run test lint messages bench bench-detect bench-outlook bench-events loadtest chaos services clean docker-check audit
+.PHONY: run test lint messages bench bench-detect bench-outlook bench-events loadtest chaos services \
+	clean docker-check audit mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +90,13 @@ bench-outlook: $(VENV)/.installed-dev
 # Events on simulated co-spikes: precision and recall of membership, the named cause (JSON).
 bench-events: $(VENV)/.installed-dev
 	$(PY) bench/events.py
+
+# Mutation score of the core modules (scripts/mutation.toml): mutmut 3, a module per worker,
+# each worker with its own PostgreSQL database and Redis db; prints each module's score and
+# its survivors, and fails below a module's target. Not part of `make test`.
+mutation: $(VENV)/.installed-dev services
+	MUTATION_DATABASE_URL=$(MUTATION_DATABASE_URL) MUTATION_REDIS_URL=$(MUTATION_REDIS_URL) \
+		MUTATION_REDIS_DBS=$(MUTATION_REDIS_DBS) $(PY) scripts/mutation.py
 
 docker-check:
 	./docker/check.sh

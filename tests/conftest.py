@@ -1,6 +1,8 @@
+import os
 from collections.abc import Iterator
 from datetime import datetime
 
+import dj_database_url
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -20,6 +22,27 @@ from tests.mail import MailServer
 from tests.push import PushService, vapid_private_key
 from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
+
+# `make mutation` (scripts/mutation.py) runs pytest many times in one process (mutmut forks a
+# child per mutant from the process that ran the clean suite). Each pytest session there keeps
+# the test database (--reuse-db) under one fixed name and hands no open connection to a fork.
+MUTATION = os.environ.get("OUTAGES_MUTATION") == "1"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    if MUTATION:
+        from django.conf import settings
+
+        name = dj_database_url.parse(os.environ["DATABASE_URL"])["NAME"]
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{name}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if MUTATION:
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture(autouse=True)

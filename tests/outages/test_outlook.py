@@ -2,6 +2,7 @@
 
 import math
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +13,17 @@ from outages.selectors import incident_outlook, service_outlook
 from outages.webhooks import incident_payload
 from tests.incidents import history_add, incident_add
 
-# Now, to the minute: notifications compute the outlook at the moment they are sent.
+# Now, to the minute: notifications compute the outlook at the moment they are sent. Taken
+# again for each test (below): one taken at import goes stale over a long run (minutes between
+# collection and the test make an incident "older" and change which durations exceed its age).
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys.modules[__name__], "NOW", datetime.now(UTC).replace(second=0, microsecond=0)
+    )
 
 
 def test_the_bound_is_the_kth_smallest_with_k_from_n_plus_one() -> None:
