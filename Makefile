@@ -13,8 +13,8 @@ MUTATION_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages_mut
 MUTATION_REDIS_URL ?= redis://127.0.0.1:6379
 MUTATION_REDIS_DBS ?= 8,9,10,11
 
-.PHONY: run test lint bench bench-detect bench-outlook bench-events loadtest chaos services clean \
-	docker-check audit mutation
+.PHONY: run test lint messages bench bench-detect bench-outlook bench-events loadtest chaos services \
+	clean docker-check audit mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PIP) install --progress-bar on -e ".[dev]"
 	touch $(VENV)/.installed $@
 
-run: $(VENV)/.installed
+# The translations: locale/*/LC_MESSAGES/*.po compiled to .mo (not committed) by gettext's
+# msgfmt, whenever a catalogue is newer than its compiled file.
+PO := $(wildcard locale/*/LC_MESSAGES/*.po)
+MO := $(PO:.po=.mo)
+messages: $(MO)
+$(MO): %.mo: %.po
+	@./scripts/ensure-gettext.sh
+	msgfmt --check -o $@ $<
+
+run: $(VENV)/.installed messages
 	PY=$(PY) ./scripts/run.sh
 
 services:
@@ -47,7 +56,7 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund
 	touch $@
 
-test: $(VENV)/.installed-dev services node_modules/.installed lint docker-check
+test: $(VENV)/.installed-dev services messages node_modules/.installed lint docker-check
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
 
 # Each script prints one JSON line: intake (HTTP, COPY), analytics (rollup, detection), then
@@ -99,4 +108,4 @@ audit: $(VENV)/.installed-dev services node_modules/.installed
 		$(PY) bench/audit.py
 
 clean:
-	rm -rf $(VENV) var node_modules
+	rm -rf $(VENV) var node_modules $(MO)

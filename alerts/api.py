@@ -5,7 +5,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils import translation
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from alerts.limits import Limited
 from alerts.models import AlertEvent
 from alerts.services import push_alert_subscribe, push_alert_unsubscribe
-from common.api import ErrorSerializer, StrictInputSerializer, error_response
+from common.api import ErrorSerializer, StrictInputSerializer, error_response, language_codes
 from common.http import client_ip
 from common.regions import countries
 from outages.models import Service
@@ -74,6 +74,15 @@ class PushSubscribeApi(APIView):
     @extend_schema(
         operation_id="alerts_push_subscribe",
         summary="Send this browser push alerts for a service",
+        parameters=[
+            OpenApiParameter(
+                "lang",
+                str,
+                enum=language_codes(),
+                description="language of the notifications (default en; the alert page "
+                "sends its own)",
+            )
+        ],
         request=PushSubscribeInputSerializer,
         responses={
             201: PushSubscribeOutputSerializer,
@@ -84,6 +93,12 @@ class PushSubscribeApi(APIView):
         tags=["alerts"],
     )
     def post(self, request: Request) -> Response:
+        # The API is unprefixed, so in English: the page says which language it is in.
+        language = request.query_params.get("lang", translation.get_language() or "en")
+        if language not in language_codes():
+            raise serializers.ValidationError(
+                {"lang": [f"Must be one of: {', '.join(language_codes())}."]}
+            )
         data: dict[str, Any] = self._valid(request)
         service = get_object_or_404(Service, slug=data["service"].lower())
         subscription = data["subscription"]
@@ -96,7 +111,7 @@ class PushSubscribeApi(APIView):
                 auth=subscription["keys"]["auth"],
                 on_open=AlertEvent.OPENED in data["events"],
                 on_resolve=AlertEvent.RESOLVED in data["events"],
-                language=translation.get_language() or "en",
+                language=language,
                 ip=client_ip(request),
             )
         except Limited as limited:

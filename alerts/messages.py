@@ -67,8 +67,9 @@ def unsubscribe_url(alert: Alert) -> str:
 
 def incident_email(*, alert: Alert, incident: Incident, event: str) -> EmailMessage:
     words = incident_words(incident=incident, event=event, language=alert.language)
-    stop = unsubscribe_url(alert)
     with translation.override(alert.language):
+        # The link opens the page in the alert's language (/es/alerts/unsubscribe/...).
+        stop = unsubscribe_url(alert)
         text = "\n\n".join(
             [
                 words.body,
@@ -93,8 +94,9 @@ def incident_email(*, alert: Alert, incident: Incident, event: str) -> EmailMess
 
 
 def confirmation_email(*, signup: SignUp, service: Service) -> EmailMessage:
-    link = absolute(reverse("alert_confirm", args=[confirm_token(signup)]))
     with translation.override(signup.language):
+        # The confirmation page in the language the sign-up was made in.
+        link = absolute(reverse("alert_confirm", args=[confirm_token(signup)]))
         subject = _("Confirm your %(service)s alerts") % {"service": service.name}
         text = "\n\n".join(
             [

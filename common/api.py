@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, JsonResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -182,9 +182,29 @@ def country_code_field(**kwargs: Any) -> serializers.RegexField:
     return serializers.RegexField(COUNTRY_CODE_PATTERN, **kwargs)
 
 
+def language_codes() -> list[str]:
+    return [code for code, _ in settings.LANGUAGES]
+
+
+def language_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "lang",
+        str,
+        enum=language_codes(),
+        description="language of the words in the answer: sentences (headline), labels and "
+        "names of problems, categories and countries (default en); codes never change",
+    )
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, closing the request bodies that StrictInputSerializer
-    closes."""
+    closes, and naming every public read's `lang`."""
+
+    def get_override_parameters(self) -> list[Any]:
+        params: list[Any] = list(super().get_override_parameters())
+        if isinstance(self.view, ReadApi) and self.method == "GET":
+            params.append(language_parameter())
+        return params
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
@@ -347,6 +367,15 @@ class ReadApi(APIView):
         errors = query_problems(request.query_params.lists())
         if errors:
             raise exceptions.ValidationError(errors)
+        # The API is in English (unprefixed, like every URL outside the pages); ?lang= asks
+        # for another of the site's languages. It is part of the query, so of the cache key.
+        lang = request.query_params.get("lang")
+        if lang is not None:
+            if lang not in language_codes():
+                raise exceptions.ValidationError(
+                    {"lang": [f"Must be one of: {', '.join(language_codes())}."]}
+                )
+            translation.activate(lang)
         super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc: Exception) -> Response:

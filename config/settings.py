@@ -154,6 +154,9 @@ MIDDLEWARE = [
     "common.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the URL's prefix; an unprefixed page sends a visitor whose choice or
+    # browser asks for another language to that language's URL (web/languages.py).
+    "web.languages.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -178,6 +181,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "web.context_processors.site",
+                "web.context_processors.languages",
             ],
         },
     },
@@ -288,10 +292,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+# The site's languages (web/languages.py): English at unprefixed URLs, the others under their
+# prefix (/es/, /pt-br/, ...). Catalogues in locale/, compiled by `make` (gettext's msgfmt).
 LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("pt-br", "Português (Brasil)"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("ja", "日本語"),
+    ("hi", "हिन्दी"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our changes to Django's number and date formats for a language (config/formats/<lang>/).
+FORMAT_MODULE_PATH = ["config.formats"]
+# The switcher's choice (a preference, not a secret: readable by the page's script is fine).
+LANGUAGE_COOKIE_NAME = "or_lang"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# 12,345 / 12.345 / 12 345 as each language writes it (templates; numbers in attributes are
+# written with `unlocalize` or built in Python).
+USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

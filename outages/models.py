@@ -1,40 +1,44 @@
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Category(models.TextChoices):
-    SOCIAL = "social", "Social"
-    VIDEO_MUSIC = "video_music", "Video & music"
-    MESSAGING = "messaging", "Messaging"
-    GAMING = "gaming", "Gaming"
-    CLOUD_DEV = "cloud_dev", "Cloud & developer"
-    EMAIL_PRODUCTIVITY = "email_productivity", "Email & productivity"
-    SHOPPING_PAYMENTS = "shopping_payments", "Shopping & payments"
-    TELECOM = "telecom", "Telecom & internet"
+    SOCIAL = "social", _("Social")
+    VIDEO_MUSIC = "video_music", _("Video & music")
+    MESSAGING = "messaging", _("Messaging")
+    GAMING = "gaming", _("Gaming")
+    CLOUD_DEV = "cloud_dev", _("Cloud & developer")
+    EMAIL_PRODUCTIVITY = "email_productivity", _("Email & productivity")
+    SHOPPING_PAYMENTS = "shopping_payments", _("Shopping & payments")
+    TELECOM = "telecom", _("Telecom & internet")
 
 
 class Problem(models.TextChoices):
     """The shared vocabulary of problems; each service offers its own subset, in its own order."""
 
-    LOGIN = "login", "Login"
-    WEBSITE = "website", "Website"
-    APP = "app", "App crashing"
-    CONNECTION = "connection", "Connection / server"
-    UPLOAD = "upload", "Upload"
-    PLAYBACK = "playback", "Playback / streaming"
-    MESSAGING = "messaging", "Sending messages"
-    NOTIFICATIONS = "notifications", "Notifications"
-    PAYMENTS = "payments", "Payments"
-    MATCHMAKING = "matchmaking", "Matchmaking / gameplay"
-    DEPLOYS = "deploys", "Deploys / builds"
-    EMAIL = "email", "Sending or receiving email"
-    MOBILE = "mobile", "Mobile network / no signal"
-    INTERNET = "internet", "Home internet"
-    CALLS = "calls", "Calls"
-    OTHER = "other", "Other"
+    LOGIN = "login", pgettext_lazy("problem", "Login")
+    WEBSITE = "website", pgettext_lazy("problem", "Website")
+    APP = "app", pgettext_lazy("problem", "App crashing")
+    CONNECTION = "connection", pgettext_lazy("problem", "Connection / server")
+    UPLOAD = "upload", pgettext_lazy("problem", "Upload")
+    PLAYBACK = "playback", pgettext_lazy("problem", "Playback / streaming")
+    MESSAGING = "messaging", pgettext_lazy("problem", "Sending messages")
+    NOTIFICATIONS = "notifications", pgettext_lazy("problem", "Notifications")
+    PAYMENTS = "payments", pgettext_lazy("problem", "Payments")
+    MATCHMAKING = "matchmaking", pgettext_lazy("problem", "Matchmaking / gameplay")
+    DEPLOYS = "deploys", pgettext_lazy("problem", "Deploys / builds")
+    EMAIL = "email", pgettext_lazy("problem", "Sending or receiving email")
+    MOBILE = "mobile", pgettext_lazy("problem", "Mobile network / no signal")
+    INTERNET = "internet", pgettext_lazy("problem", "Home internet")
+    CALLS = "calls", pgettext_lazy("problem", "Calls")
+    OTHER = "other", pgettext_lazy("problem", "Other")
 
 
-PROBLEM_LABELS: dict[str, str] = {str(p.value): str(p.label) for p in Problem}
+# Lazy: each label is translated when it is shown, in the language of that page or answer.
+PROBLEM_LABELS: dict[str, str | Promise] = {str(p.value): p.label for p in Problem}
 
 
 def validate_problem_list(value: object) -> None:
@@ -62,14 +66,14 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def problem_choices(self) -> list[tuple[str, str]]:
+    def problem_choices(self) -> list[tuple[str, str | Promise]]:
         return [(code, PROBLEM_LABELS[code]) for code in self.problems]
 
 
 class Level(models.TextChoices):
-    OK = "ok", "No problems"
-    POSSIBLE = "possible", "Possible problems"
-    OUTAGE = "outage", "Problems"
+    OK = "ok", pgettext_lazy("level", "No problems")
+    POSSIBLE = "possible", pgettext_lazy("level", "Possible problems")
+    OUTAGE = "outage", pgettext_lazy("level", "Problems")
 
 
 LEVEL_RANK = {Level.OK: 0, Level.POSSIBLE: 1, Level.OUTAGE: 2}
@@ -128,10 +132,10 @@ class Incident(models.Model):
 
 
 class DependencyKind(models.TextChoices):
-    HOSTING = "hosting", "Runs on"
-    CDN = "cdn", "Content delivery"
-    DNS = "dns", "DNS"
-    IDENTITY = "identity", "Sign-in"
+    HOSTING = "hosting", _("Runs on")
+    CDN = "cdn", _("Content delivery")
+    DNS = "dns", _("DNS")
+    IDENTITY = "identity", _("Sign-in")
 
 
 class Dependency(models.Model):
@@ -178,10 +182,10 @@ class AccessProvider(models.Model):
 
 
 class CauseKind(models.TextChoices):
-    PROVIDER = "provider", "A shared provider"
-    ACCESS = "access", "An access provider"
-    REGION = "region", "Network or power in the region"
-    UNKNOWN = "unknown", "Cause unknown"
+    PROVIDER = "provider", _("A shared provider")
+    ACCESS = "access", _("An access provider")
+    REGION = "region", _("Network or power in the region")
+    UNKNOWN = "unknown", _("Cause unknown")
 
 
 class Event(models.Model):

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Max, Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from common.regions import country_name, subdivision_name
 from outages.models import (
@@ -195,7 +197,7 @@ class IncidentRow:
 
     @property
     def scope(self) -> str:
-        return self.country_name or "Worldwide"
+        return self.country_name or _("Worldwide")
 
     @property
     def level_label(self) -> str:
@@ -523,20 +525,22 @@ class EventRow:
 
     @property
     def scope(self) -> str:
-        return self.country_name or "Worldwide"
+        return self.country_name or _("Worldwide")
 
 
 def event_cause_text(*, cause: str, provider: str, has_problems: bool, place: str) -> str:
     """The likely cause in words: "likely Cloudflare, which has problems too"."""
     if cause == CauseKind.PROVIDER and provider:
         if has_problems:
-            return f"likely {provider}, which has problems too"
-        return f"likely {provider}, which most of them rely on"
+            return _("likely %(provider)s, which has problems too") % {"provider": provider}
+        return _("likely %(provider)s, which most of them rely on") % {"provider": provider}
     if cause == CauseKind.ACCESS and provider:
-        return f"likely {provider}, a network there that has problems too"
+        return _("likely %(provider)s, a network there that has problems too") % {
+            "provider": provider
+        }
     if cause == CauseKind.REGION and place:
-        return f"likely a network or power problem in {place}"
-    return "cause unknown"
+        return _("likely a network or power problem in %(place)s") % {"place": place}
+    return _("cause unknown")
 
 
 def _event_row(event: Event, members: list[Incident]) -> EventRow:
@@ -548,17 +552,40 @@ def _event_row(event: Event, members: list[Incident]) -> EventRow:
         has_problems=event.cause_has_problems,
         place=place,
     )
-    where = f"in {place}" if place else "worldwide"
-    since = f"{event.started_at:%H:%M} UTC"
+    # Whole sentences in the catalogue, one per case (web/wording.py does the same).
+    utc = _("%(time)s UTC")
+    words: dict[str, object] = {"place": place, "time": utc % {"time": f"{event.started_at:%H:%M}"}}
     if event.ended_at is None:
-        n = event.active_members
-        headline = f"{n} service{'s' if n != 1 else ''} with problems {where} since {since}"
+        n = words["count"] = event.active_members
+        if place:
+            headline = ngettext(
+                "%(count)s service with problems in %(place)s since %(time)s",
+                "%(count)s services with problems in %(place)s since %(time)s",
+                n,
+            )
+        else:
+            headline = ngettext(
+                "%(count)s service with problems worldwide since %(time)s",
+                "%(count)s services with problems worldwide since %(time)s",
+                n,
+            )
     else:
-        n = event.peak_members
-        headline = (
-            f"{n} service{'s' if n != 1 else ''} had problems {where} "
-            f"from {since} to {event.ended_at:%H:%M} UTC"
-        )
+        n = words["count"] = event.peak_members
+        words["start"] = words["time"]
+        words["end"] = utc % {"time": f"{event.ended_at:%H:%M}"}
+        if place:
+            headline = ngettext(
+                "%(count)s service had problems in %(place)s from %(start)s to %(end)s",
+                "%(count)s services had problems in %(place)s from %(start)s to %(end)s",
+                n,
+            )
+        else:
+            headline = ngettext(
+                "%(count)s service had problems worldwide from %(start)s to %(end)s",
+                "%(count)s services had problems worldwide from %(start)s to %(end)s",
+                n,
+            )
+    headline = headline % words
     rows = [
         EventMember(
             incident_id=m.id,
@@ -678,11 +705,11 @@ def subscriptions_for_event(*, event: Event) -> list[Subscription]:
 # ------------------------------------------------------------------------ official status
 
 OFFICIAL_WORDS = {
-    "none": "no problems",
-    "minor": "minor problems",
-    "major": "a major outage",
-    "critical": "a critical outage",
-    "maintenance": "maintenance",
+    "none": gettext_lazy("no problems"),
+    "minor": gettext_lazy("minor problems"),
+    "major": gettext_lazy("a major outage"),
+    "critical": gettext_lazy("a critical outage"),
+    "maintenance": gettext_lazy("maintenance"),
 }
 
 
@@ -721,17 +748,30 @@ def official_sentence(
     """ "The official status page reports a major outage of Uploads since 14:20 UTC"."""
     if not indicator:
         if failing:
-            return "The official status page could not be read"
-        return "The official status page has not been read yet"
-    words = OFFICIAL_WORDS.get(indicator, indicator)
-    text = f"The official status page reports {words}"
+            return _("The official status page could not be read")
+        return _("The official status page has not been read yet")
+    words: dict[str, object] = {"words": OFFICIAL_WORDS.get(indicator, indicator)}
     if indicator != "none" and components:
         names = [c["name"] for c in components[:3]]
         more = len(components) - len(names)
-        text += " of " + ", ".join(names) + (f" and {more} more" if more > 0 else "")
+        listed = pgettext("list separator", ", ").join(names)
+        words["components"] = (
+            _("%(names)s and %(count)s more") % {"names": listed, "count": more}
+            if more > 0
+            else listed
+        )
     if indicator != "none" and since is not None:
-        text += f" since {since:%H:%M} UTC"
-    return text
+        words["time"] = _("%(time)s UTC") % {"time": f"{since:%H:%M}"}
+    # Whole sentences in the catalogue, one per case.
+    sentence = {
+        (False, False): _("The official status page reports %(words)s"),
+        (True, False): _("The official status page reports %(words)s of %(components)s"),
+        (False, True): _("The official status page reports %(words)s since %(time)s"),
+        (True, True): _(
+            "The official status page reports %(words)s of %(components)s since %(time)s"
+        ),
+    }[("components" in words, "time" in words)]
+    return sentence % words
 
 
 def official_lag(*, service_id: int, watched_since: datetime | None) -> OfficialLag:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from common.regions import countries, subdivisions
 from common.text import field_name, text_problem
 from outages.models import PROBLEM_LABELS
@@ -98,11 +100,16 @@ def clean_report(
             subdivision = f"{country}-{subdivision}"
         known = subdivisions().get(subdivision)
         if known is None:
+            # In the form's language on the form (the JSON API is in English).
             errors["subdivision"] = [
-                f"Unknown subdivision '{subdivision[:12]}' (ISO 3166-2 expected, e.g. US-CA)."
+                _("Unknown subdivision '%(code)s' (ISO 3166-2 expected, e.g. US-CA).")
+                % {"code": subdivision[:12]}
             ]
         elif country and known[0] != country:
-            errors["subdivision"] = [f"Subdivision '{subdivision}' is not in country '{country}'."]
+            errors["subdivision"] = [
+                _("Subdivision '%(code)s' is not in country '%(country)s'.")
+                % {"code": subdivision, "country": country}
+            ]
 
     comment = values["comment"]
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
 from common.api import error_json
@@ -187,7 +187,17 @@ def subdivisions_json(request: HttpRequest, country: str) -> JsonResponse:
         return error_json(
             status_code=404, code="not_found", message=f"Unknown country '{code[:8]}'."
         )
-    items = [{"code": c, "name": n} for c, n in subdivisions_of(code)]
+    # Names in the form's language (?lang=, one of the site's); English otherwise.
+    lang = request.GET.get("lang", settings.LANGUAGE_CODE)
+    if lang not in {c for c, _ in settings.LANGUAGES}:
+        return error_json(
+            status_code=400,
+            code="invalid",
+            message="Invalid input: lang.",
+            fields={"lang": ["Not one of the site's languages."]},
+        )
+    with translation.override(lang):
+        items = [{"code": c, "name": n} for c, n in subdivisions_of(code)]
     return JsonResponse({"country": code, "subdivisions": items})
 
 

@@ -17,6 +17,14 @@ if [ ! -x /usr/bin/chromium ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# The browser tests' screenshots of the Japanese and Hindi pages need their glyphs (Noto CJK,
+# Noto Devanagari); without them Chromium draws boxes.
+if ! fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ! fc-list 2>/dev/null | grep -q "Noto Sans Devanagari"; then
+    echo "== installing fonts for Japanese and Hindi"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-core >/dev/null
+fi
+
 # tests/test_nginx.py checks docker/nginx's configuration with Debian's nginx.
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     echo "== installing nginx"

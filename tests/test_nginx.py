@@ -100,3 +100,22 @@ def test_behind_it_a_client_cannot_choose_its_own_address(front, tiktok, setting
     codes = [status for status, _ in post_reports(front, 3)]
     # Three made-up addresses, one client: its third request is over the limit.
     assert codes == [201, 200, 429]
+
+
+def test_each_language_is_kept_apart_and_the_browsers_choice_is_in_the_key(front, data):
+    # The same unprefixed URL for an English and a Japanese browser: a page and a redirect,
+    # each its own copy; any English browser's header gets the English copy.
+    status, headers, _ = call(front, "GET", "/tiktok/", headers={"Accept-Language": "en-US"})
+    assert status == 200 and headers["X-Cache"] == "MISS"
+    status, headers, _ = call(front, "GET", "/tiktok/", headers={"Accept-Language": "ja,en;q=0.1"})
+    assert status == 302 and headers["Location"].endswith("/ja/tiktok/")
+    status, headers, _ = call(front, "GET", "/tiktok/", headers={"Accept-Language": "en-GB,en"})
+    assert status == 200 and headers["X-Cache"] == "HIT"
+    # A visitor who chose Japanese by the switcher is sent there however the browser is set.
+    status, headers, _ = call(front, "GET", "/tiktok/", headers={"Cookie": "or_lang=ja"})
+    assert status == 302 and headers["Location"].endswith("/ja/tiktok/")
+    # The prefixed page is one copy for everyone.
+    status, headers, body = call(front, "GET", "/ja/tiktok/", headers={"Accept-Language": "de"})
+    assert status == 200 and headers["X-Cache"] == "MISS" and b'<html lang="ja">' in body
+    status, headers, _ = call(front, "GET", "/ja/tiktok/", headers={"Accept-Language": "fr"})
+    assert status == 200 and headers["X-Cache"] == "HIT"

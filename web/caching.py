@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from redis.exceptions import RedisError
@@ -67,10 +67,13 @@ class _Uncacheable(Exception):
 
 
 def page_variant(request: HttpRequest) -> str:
-    """The page's variant: its path and its query in a canonical order, hashed (a path can hold
-    anything a client sends, a cache key should not)."""
+    """The page's variant: its language, its path and its query in a canonical order, hashed
+    (a path can hold anything a client sends, a cache key should not). The path's prefix
+    already names the language (web/languages.py); the key says it too, so that no page can
+    be kept under another language's name whatever chose the language."""
     query = urlencode(sorted(request.GET.lists()), doseq=True)
-    variant = f"{request.path}?{query}".encode("utf-8", "surrogatepass")
+    language = translation.get_language()
+    variant = f"{language}:{request.path}?{query}".encode("utf-8", "surrogatepass")
     return hashlib.sha256(variant).hexdigest()[:40]
 
 

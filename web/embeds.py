@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from common.regions import countries, country_name
@@ -145,8 +145,11 @@ def oembed(request: HttpRequest) -> HttpResponse:
     site = urlsplit(settings.SITE_URL)
     if not url or (parts.netloc and parts.netloc != site.netloc):
         return JsonResponse({"error": "url: not a page of this site"}, status=404)
+    path = parts.path or "/"
     try:
-        match = resolve(parts.path or "/")
+        # A page in any language (/es/tiktok/): resolved under its own prefix.
+        with translation.override(translation.get_language_from_path(path) or "en"):
+            match = resolve(path)
     except Resolver404:
         match = None
     if match is None or match.url_name != "service_detail":

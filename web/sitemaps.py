@@ -11,9 +11,14 @@ from outages.models import Service
 
 class PageSitemap(Sitemap[str]):
     changefreq = "always"
+    # Every page in every language, each with its alternates (hreflang) and English as the
+    # x-default (Django writes them from settings.LANGUAGES).
+    i18n = True
+    alternates = True
+    x_default = True
 
     def items(self) -> list[str]:
-        return ["home", "live_map", "api_docs"]
+        return ["home", "live_map"]
 
     def location(self, item: str) -> str:
         return reverse(item)
@@ -21,6 +26,9 @@ class PageSitemap(Sitemap[str]):
 
 class ServiceSitemap(Sitemap[Service]):
     changefreq = "always"
+    i18n = True
+    alternates = True
+    x_default = True
 
     def items(self) -> QuerySet[Service]:
         return Service.objects.order_by("slug")
@@ -31,6 +39,9 @@ class ServiceSitemap(Sitemap[Service]):
 
 class RegionSitemap(Sitemap[str]):
     changefreq = "hourly"
+    i18n = True
+    alternates = True
+    x_default = True
 
     def items(self) -> list[str]:
         return sorted(countries())
@@ -39,4 +50,21 @@ class RegionSitemap(Sitemap[str]):
         return reverse("region", args=[item])
 
 
-SITEMAPS = {"pages": PageSitemap, "services": ServiceSitemap, "regions": RegionSitemap}
+class ReferenceSitemap(Sitemap[str]):
+    """The API reference: in English only, like the API."""
+
+    changefreq = "daily"
+
+    def items(self) -> list[str]:
+        return ["api_docs"]
+
+    def location(self, item: str) -> str:
+        return reverse(item)
+
+
+SITEMAPS = {
+    "pages": PageSitemap,
+    "reference": ReferenceSitemap,
+    "services": ServiceSitemap,
+    "regions": RegionSitemap,
+}

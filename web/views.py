@@ -8,13 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.views.defaults import page_not_found
 
 from analytics.selectors import heatmaps, problems, trends
 from common.api import error_json
-from common.regions import countries, country_name
+from common.regions import countries, country_choices, country_name
 from outages import selectors
 from outages.models import Category, Service
 from outages.selectors import IncidentRow
@@ -24,7 +25,7 @@ from web.caching import public_page
 from web.embeds import badge_width, embed_snippets
 from web.health import readiness
 from web.summaries import delayed_since, service_summary
-from web.wording import delayed_text, history_text, outlook_text
+from web.wording import alternatives_html, delayed_text, history_text, outlook_text
 
 # Pages show the last hour on maps and in region lists: long enough to hold a few reports on
 # a quiet service, short enough to show what is happening now.
@@ -52,13 +53,16 @@ def trend_table(trend: list[trends.TrendBucket]) -> SafeString:
     cell is a number or a formatted time, nothing to escape."""
 
     def one_decimal(value: float | None) -> str:
-        return "—" if value is None else f"{value:.1f}"
+        return "—" if value is None else number_format(value, 1, use_l10n=True)
 
+    # The weekday in the page's language ("Tue", "mar.", "火"), the time as everywhere.
+    day = {b.t.weekday(): dateformat.format(b.t, "D") for b in trend}
     return mark_safe(  # noqa: S308 - numbers and times only, see above
         "\n".join(
-            f'<tr><td><time datetime="{b.t.isoformat()}">{b.t:%a %H:%M}</time></td>'
-            f"<td>{int(b.reports)}</td><td>{one_decimal(b.expected)}</td>"
-            f"<td>{one_decimal(b.threshold)}</td></tr>"
+            f'<tr><td><time datetime="{b.t.isoformat()}">'
+            f"{day[b.t.weekday()]} {b.t:%H:%M}</time></td>"
+            f"<td>{number_format(int(b.reports), force_grouping=True)}</td>"
+            f"<td>{one_decimal(b.expected)}</td><td>{one_decimal(b.threshold)}</td></tr>"
             for b in reversed(trend)
         )
     )
@@ -150,21 +154,22 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "access_countries": selectors.service_access_countries(service_id=service.id),
         "outlooks": _outlooks(service=service, incidents=summary.open_incidents, now=now),
         "alternatives": [
-            (
-                row,
-                selectors.alternatives(
+            alternatives_html(
+                others=selectors.alternatives(
                     service_id=service.id, category=service.category, country=row.country
                 ),
+                country_name=row.country_name,
             )
             for row in summary.open_incidents
         ],
+        "us_name": country_name("US"),
         "history": history_text(
             outlook=selectors.service_outlook(service=service),
             service_name=service.name,
             category=service.get_category_display(),
         ),
         "past_incidents": selectors.incidents_past(service_id=service.id),
-        "country_choices": sorted(countries().items(), key=lambda item: item[1]),
+        "country_choices": country_choices(),
         "snippets": embed_snippets(slug=service.slug, name=service.name),
         "site_url": settings.SITE_URL,
         "badge_width": badge_width(name=service.name, level=row.level),

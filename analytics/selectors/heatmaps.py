@@ -27,11 +27,15 @@ from outages.selectors import service_statuses
 @dataclass(frozen=True, slots=True)
 class RegionRow:
     code: str
-    name: str
     reports: int
     expected: float
     ratio: float
     level: str  # "country" or "subdivision"
+
+    @property
+    def name(self) -> str:
+        # At display time, in the page's language (the rows are cached for every language).
+        return country_name(self.code) if self.level == "country" else subdivision_name(self.code)
 
 
 def _region_rows(
@@ -41,7 +45,6 @@ def _region_rows(
     rows = [
         RegionRow(
             code=code,
-            name=name(code),
             reports=reports.get(code, 0),
             expected=round(expected.get(code, 0.0), 2),
             ratio=ratio(reports.get(code, 0), expected.get(code, 0.0)),
@@ -50,7 +53,8 @@ def _region_rows(
         for code in set(reports) | {c for c, e in expected.items() if e >= 0.5}
         if code
     ]
-    return sorted(rows, key=lambda r: (-r.ratio, -r.reports, r.name))
+    # Ties in English name order, the same whichever language's request computed them.
+    return sorted(rows, key=lambda r: (-r.ratio, -r.reports, name(r.code, language="en")))
 
 
 def service_heatmap(
@@ -106,7 +110,7 @@ def service_heatmap(
         expected = {sub: n / ref_total * total for sub, n in ref.items()} if ref_total else {}
         return _region_rows(reports, expected, "subdivision")
 
-    key = f"pages:heat:{service_id}:{window}:{country}:{minute_key(now)}"
+    key = f"pages:heat2:{service_id}:{window}:{country}:{minute_key(now)}"
     return cached(key, compute)
 
 
@@ -132,7 +136,7 @@ def world_heatmap(*, window: str, now: datetime) -> list[RegionRow]:
         expected = {cc: share * total for cc, share in shares.items()}
         return _region_rows(reports, expected, "country")
 
-    return cached(f"pages:worldheat:{window}:{minute_key(now)}", compute)
+    return cached(f"pages:worldheat2:{window}:{minute_key(now)}", compute)
 
 
 @dataclass(frozen=True, slots=True)

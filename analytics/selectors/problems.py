@@ -15,9 +15,13 @@ from outages.models import PROBLEM_LABELS
 @dataclass(frozen=True, slots=True)
 class ProblemRow:
     code: str
-    label: str
     reports: int
     share: float
+
+    @property
+    def label(self) -> str:
+        # At display time, in the page's language (the rows are cached for every language).
+        return str(PROBLEM_LABELS.get(self.code, self.code))
 
 
 def service_problems(*, service_id: int, window: str, now: datetime) -> list[ProblemRow]:
@@ -36,11 +40,10 @@ def service_problems(*, service_id: int, window: str, now: datetime) -> list[Pro
         return [
             ProblemRow(
                 code=code,
-                label=PROBLEM_LABELS.get(code, code),
                 reports=n,
                 share=round(n / total, 3) if total else 0.0,
             )
             for code, n in ordered
         ]
 
-    return cached(f"pages:problems:{service_id}:{window}:{minute_key(now)}", compute)
+    return cached(f"pages:problems2:{service_id}:{window}:{minute_key(now)}", compute)

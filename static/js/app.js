@@ -11,10 +11,19 @@
     // The first visit loaded before the worker: once it takes over, hand it what this page
     // read, so the stored copy is complete.
     navigator.serviceWorker.addEventListener("controllerchange", function () {
-      var urls = performance.getEntriesByType("resource").map(function (entry) {
-        return entry.name;
-      });
-      navigator.serviceWorker.controller.postMessage({ store: urls });
+      var worker = navigator.serviceWorker.controller;
+      function send(entries) {
+        var urls = entries.map(function (entry) { return entry.name; });
+        if (urls.length) worker.postMessage({ store: urls });
+      }
+      send(performance.getEntriesByType("resource"));
+      // A read still in flight when the worker took over finishes outside it, after the list
+      // above was sent: hand those over as they complete (for the next half minute).
+      if (window.PerformanceObserver) {
+        var observer = new PerformanceObserver(function (list) { send(list.getEntries()); });
+        observer.observe({ type: "resource" });
+        setTimeout(function () { observer.disconnect(); }, 30000);
+      }
     });
   }
 

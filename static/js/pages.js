@@ -1,15 +1,32 @@
 // Live pages: draws the report chart and the choropleth maps as SVG, and refreshes every
 // page's data from the JSON API. The server renders every number as text and tables first;
 // this script only adds pictures and keeps them current, so the pages work without it.
+// Its words come from Django's JavaScript catalogue (loaded before it: /<lang>/jsi18n/), its
+// numbers and dates are written the page's language's way, and the API answers in it (?lang=).
 (function () {
   "use strict";
+  var LANG = document.documentElement.lang || "en";
+  var CODE = LANG.toLowerCase();  // Django's code: "pt-br"
+  var PREFIX = CODE === "en" ? "" : "/" + CODE;  // the pages' URLs in this language
+  function _(s) { return window.gettext ? window.gettext(s) : s; }
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  function fmt(s, words) { return s.replace(/%\((\w+)\)s/g, function (m, k) { return String(words[k]); }); }
+  function num(x) { return new Intl.NumberFormat(LANG).format(x); }
+  function page(path) { return PREFIX + path; }
+  // The API's words in the page's language; English requests stay the same for everyone.
+  var RANGES = { "6h": _("6 h"), "24h": _("24 h"), "7d": _("7 d") };
+  function api(url) { return CODE === "en" ? url : url + (url.indexOf("?") < 0 ? "?" : "&") + "lang=" + CODE; }
   var REFRESH_MS = 45000;
   var SVG = "http://www.w3.org/2000/svg";
   // ColorBrewer YlOrBr (colour-blind safe, sequential) by reports relative to usual.
   var BINS = [1.5, 2, 4, 8];
   var COLOURS = ["#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404"];
   var NO_DATA = "#e6e6e6";
-  var LEVEL_LABELS = { ok: "No problems", possible: "Possible problems", outage: "Problems" };
+  var LEVEL_LABELS = {
+    ok: window.pgettext ? pgettext("level", "No problems") : "No problems",
+    possible: window.pgettext ? pgettext("level", "Possible problems") : "Possible problems",
+    outage: window.pgettext ? pgettext("level", "Problems") : "Problems"
+  };
 
   function svg(name, attrs, parent) {
     var node = document.createElementNS(SVG, name);
@@ -39,9 +56,14 @@
   }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function hhmm(iso) { var d = new Date(iso); return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()); }
-  var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  function dayHhmm(iso) { return DAYS[new Date(iso).getUTCDay()] + " " + hhmm(iso); }
-  function fixed(x, digits) { return x === null || x === undefined ? "—" : Number(x).toFixed(digits); }
+  function utc(time) { return fmt(_("%(time)s UTC"), { time: time }); }
+  var WEEKDAY = new Intl.DateTimeFormat(LANG, { weekday: "short", timeZone: "UTC" });
+  var DAY = new Intl.DateTimeFormat(LANG, { day: "numeric", month: "short", timeZone: "UTC" });
+  function dayHhmm(iso) { return WEEKDAY.format(new Date(iso)) + " " + hhmm(iso); }
+  function fixed(x, digits) {
+    if (x === null || x === undefined) return "—";
+    return new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(x);
+  }
   function colour(ratio) {
     for (var i = 0; i < BINS.length; i++) if (ratio < BINS[i]) return COLOURS[i];
     return COLOURS[BINS.length];
@@ -57,9 +79,8 @@
   function delayedText(iso) {
     var d = new Date(iso), now = new Date();
     var sameDay = d.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
-    var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    var day = sameDay ? "" : d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " ";
-    return "Data delayed since " + day + hhmm(iso) + " UTC";
+    var day = sameDay ? "" : DAY.format(d) + " ";
+    return fmt(_("Data delayed since %(time)s"), { time: utc(day + hhmm(iso)) });
   }
   function statusBadge(s) {
     if (!s.delayed_since) return levelBadge(s.level);
@@ -95,13 +116,15 @@
     var peak = buckets.reduce(function (m, b) { return b.reports > m.reports ? b : m; }, last);
     var root = svg("svg", {
       viewBox: "0 0 " + W + " " + H, role: "img",
-      "aria-label": "Reports per " + data.bucket_minutes + " minutes, " + data.range +
-        ": latest " + last.reports + ", peak " + peak.reports + " at " + hhmm(peak.t) + " UTC."
+      "aria-label": fmt(_("Reports per %(minutes)s minutes, %(range)s: latest %(latest)s, peak %(peak)s at %(time)s."), {
+        minutes: data.bucket_minutes, range: RANGES[data.range] || data.range, latest: num(last.reports),
+        peak: num(peak.reports), time: utc(hhmm(peak.t))
+      })
     });
     for (var g = 0; g <= 4; g++) {
       var v = top * g / 4;
       svg("line", { "class": "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }, root);
-      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, root).textContent = Math.round(v);
+      svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, root).textContent = num(Math.round(v));
     }
     var every_ = Math.max(1, Math.round(n / (W < 500 ? 3 : 6)));
     buckets.forEach(function (b, i) {
@@ -136,7 +159,7 @@
       var tr = html("tr", {}, null, body);
       var td = html("td", {}, null, tr);
       html("time", { datetime: b.t }, dayHhmm(b.t), td);
-      html("td", {}, String(b.reports), tr);
+      html("td", {}, num(b.reports), tr);
       html("td", {}, fixed(b.expected, 1), tr);
       html("td", {}, fixed(b.threshold, 1), tr);
     });
@@ -156,7 +179,7 @@
     // screen reader's reach); without, one image with its summary.
     var root = svg("svg", {
       viewBox: "0 0 " + geo.width + " " + geo.height, role: opts.onSelect ? "group" : "img",
-      "aria-label": opts.label + " The table below lists the same numbers."
+      "aria-label": opts.label + " " + _("The table below lists the same numbers.")
     });
     // The box keeps the geometry's shape before and after drawing (no layout shift).
     canvas.style.aspectRatio = geo.width + " / " + geo.height;
@@ -164,7 +187,10 @@
       var r = byCode[f.code];
       var path = svg("path", { d: f.d, fill: r ? colour(r.ratio) : NO_DATA, "data-code": f.code }, root);
       var title = svg("title", {}, path);
-      title.textContent = r ? r.name + ": " + r.reports + " reports, " + fixed(r.ratio, 1) + "× usual" : f.code + ": no reports";
+      title.textContent = r
+        ? fmt(ngettext("%(name)s: %(count)s report, %(ratio)s× usual", "%(name)s: %(count)s reports, %(ratio)s× usual", r.reports),
+              { name: r.name, count: num(r.reports), ratio: fixed(r.ratio, 1) })
+        : fmt(_("%(name)s: no reports"), { name: f.code });
       if (opts.onSelect && (r || opts.selectAll)) {
         path.setAttribute("tabindex", "0");
         path.setAttribute("role", "link");
@@ -183,17 +209,17 @@
     var body = table.tBodies[0];
     body.replaceChildren();
     if (!rows.length) {
-      html("td", { colspan: "4" }, "No reports in this window.", html("tr", {}, null, body));
+      html("td", { colspan: "4" }, _("No reports in the last hour."), html("tr", {}, null, body));
       return;
     }
-    var first = table.dataset.regionLabel || "Region";
+    var first = table.dataset.regionLabel || _("Region");
     rows.slice(0, 15).forEach(function (r) {
       var tr = html("tr", {}, null, body);
       var th = html("th", { scope: "row", "data-label": first }, null, tr);
       if (href) html("a", { href: href(r) }, r.name, th); else th.textContent = r.name;
-      html("td", { "data-label": "Reports" }, String(r.reports), tr);
-      html("td", { "data-label": "Usually" }, fixed(r.expected, 1), tr);
-      html("td", { "data-label": "Relative to usual" }, fixed(r.ratio, 1) + "×", tr);
+      html("td", { "data-label": _("Reports") }, num(r.reports), tr);
+      html("td", { "data-label": _("Usually") }, fixed(r.expected, 1), tr);
+      html("td", { "data-label": _("Relative to usual") }, fixed(r.ratio, 1) + "×", tr);
     });
   }
 
@@ -210,14 +236,14 @@
         c.hidden = !ok;
         if (ok) shown += 1;
       });
-      if (count) count.textContent = shown + " of " + cards.length + " services.";
+      if (count) count.textContent = fmt(_("%(shown)s of %(total)s services."), { shown: num(shown), total: num(cards.length) });
     }
     if (input && select) {
       input.addEventListener("input", filter);
       select.addEventListener("change", filter);
     }
     every(function () {
-      getJSON("/api/v1/services").then(function (data) {
+      getJSON(api("/api/v1/services")).then(function (data) {
         var bad = [], delayed = null;
         data.services.forEach(function (s) {
           var card = document.querySelector('.service-card[data-slug="' + s.slug + '"] [data-field=level]');
@@ -234,17 +260,20 @@
         if (delayed) {
           var p = html("p", { "class": "delayed" }, null, region);
           html("strong", {}, delayedText(delayed) + ".", p);
-          p.appendChild(document.createTextNode(" Reports are still received; levels return when detection catches up."));
+          p.appendChild(document.createTextNode(" " + _("Reports are still received; levels return when detection catches up.")));
           return;
         }
-        if (!bad.length) { html("p", {}, "No service has unusual reports right now.", region); return; }
+        if (!bad.length) { html("p", {}, _("No service has unusual reports right now."), region); return; }
         var ul = html("ul", { "class": "now-list" }, null, region);
         bad.forEach(function (s) {
           var li = html("li", {}, null, ul);
-          html("strong", {}, s.name, html("a", { href: "/" + s.slug + "/" }, null, li));
+          html("strong", {}, s.name, html("a", { href: page("/" + s.slug + "/") }, null, li));
           li.appendChild(levelBadge(s.level));
-          html("span", { "class": "muted" }, Math.round(s.current) + " reports in 15 min, usually " +
-            Math.round(s.expected) + (s.since ? " · since " + hhmm(s.since) + " UTC" : ""), li);
+          var muted = html("span", { "class": "muted" }, fmt(_("%(current)s reports in 15 min, usually %(expected)s"),
+            { current: num(Math.round(s.current)), expected: num(Math.round(s.expected)) }), li);
+          if (s.since) {
+            muted.appendChild(document.createTextNode(" · " + fmt(_("since %(time)s"), { time: utc(hhmm(s.since)) })));
+          }
         });
       }).catch(console.warn);
     });
@@ -261,22 +290,19 @@
     return select.querySelector('option[value="' + pick + '"]') ? pick : "";
   }
   function justMeText(name, level, country, row) {
-    var where = country.name;
+    var words = { service: name, country: country.name };
     if (row && row.reports >= 5 && row.ratio >= 2) {
-      return "Reports about " + name + " from " + where + " are " + Math.round(row.ratio) +
-        " \u00d7 usual: it\u2019s not just you.";
+      words.ratio = num(Math.round(row.ratio));
+      return fmt(_("Reports about %(service)s from %(country)s are %(ratio)s \u00d7 usual: it\u2019s not just you."), words);
     }
     if (row && row.all_reports >= 20 && row.all_ratio >= 2) {
-      return "Many services have more reports than usual from " + where + " (" +
-        Math.round(row.all_ratio) + " \u00d7 usual): it may be your network or a wider problem in " +
-        where + ", not " + name + " alone.";
+      words.ratio = num(Math.round(row.all_ratio));
+      return fmt(_("Many services have more reports than usual from %(country)s (%(ratio)s \u00d7 usual): it may be your network or a wider problem in %(country)s, not %(service)s alone."), words);
     }
     if (level !== "ok") {
-      return "Few reports about " + name + " from " + where + ", but " + name +
-        " has problems elsewhere: it may reach you too.";
+      return fmt(_("Few reports about %(service)s from %(country)s, but %(service)s has problems elsewhere: it may reach you too."), words);
     }
-    return "Few reports about " + name + " from " + where +
-      ": the problem may be on your side \u2014 check your connection.";
+    return fmt(_("Few reports about %(service)s from %(country)s: the problem may be on your side \u2014 check your connection."), words);
   }
   function justMe(root, slug, win) {
     var box = root.querySelector("[data-just-me]");
@@ -290,7 +316,7 @@
       getJSON("/api/v1/services/" + slug + "/just-me?window=" + win).then(function (data) {
         var row = data.countries.filter(function (c) { return c.country === code; })[0];
         out.textContent = justMeText(name, data.level, { code: code, name: label }, row);
-      }).catch(function () { out.textContent = "Could not load the reports just now."; });
+      }).catch(function () { out.textContent = _("Could not load the reports just now."); });
     }
     select.value = visitorCountry(select);
     select.addEventListener("change", show);
@@ -315,36 +341,38 @@
       return getJSON("/api/v1/services/" + slug + "/trend?range=" + range).then(function (data) {
         drawTrend(chart, data);
         fillTrendTable(trendTable, data);
-        var spans = { "6h": "6 hours", "24h": "24 hours", "7d": "7 days" };
-        var width = data.bucket_minutes === 60 ? "hour" : data.bucket_minutes + " minutes";
-        root.querySelector("[data-region=chart-desc]").textContent =
-          "Reports per " + width + " over " + spans[data.range] + ".";
+        var sentences = {
+          "6h": _("Reports per 5 minutes over 6 hours."),
+          "24h": _("Reports per 15 minutes over 24 hours."),
+          "7d": _("Reports per hour over 7 days.")
+        };
+        root.querySelector("[data-region=chart-desc]").textContent = sentences[data.range] || "";
       });
     }
     function loadMap() {
       var us = area === "US";
-      var url = "/api/v1/services/" + slug + "/heatmap?window=" + win +
-        (us ? "&level=subdivision&country=US" : "");
+      var url = api("/api/v1/services/" + slug + "/heatmap?window=" + win +
+        (us ? "&level=subdivision&country=US" : ""));
       var geoUrl = us ? mapFig.dataset.usGeometry : mapFig.dataset.geometry;
       return Promise.all([getJSON(url), loadGeometry(geoUrl)]).then(function (got) {
         var rows = got[0].regions;
         drawMap(mapFig.querySelector(".map-canvas"), got[1], rows, {
-          label: us ? "Reports by US state, last hour." : "Reports by country, last hour.",
+          label: us ? _("Reports by US state, last hour.") : _("Reports by country, last hour."),
           onSelect: us ? null : function (code) {
             if (code === "US") { area = "US"; press(areaButtons, "area", area); loadMap(); }
-            else window.location.href = "/region/" + code + "/";
+            else window.location.href = page("/region/" + code + "/");
           },
           selectAll: false
         });
-        regionTable.caption.textContent = us ? "Top US states, last hour" : "Top regions, last hour";
-        fillRegionTable(regionTable, rows, us ? null : function (r) { return "/region/" + r.code + "/"; });
+        regionTable.caption.textContent = us ? _("Top US states, last hour") : _("Top regions, last hour");
+        fillRegionTable(regionTable, rows, us ? null : function (r) { return page("/region/" + r.code + "/"); });
       });
     }
     function loadProblems() {
-      return getJSON("/api/v1/services/" + slug + "/problems?window=" + win).then(function (data) {
+      return getJSON(api("/api/v1/services/" + slug + "/problems?window=" + win)).then(function (data) {
         var region = root.querySelector("[data-region=problems]");
         region.replaceChildren();
-        if (!data.problems.length) { html("p", {}, "No reports in the last hour.", region); return; }
+        if (!data.problems.length) { html("p", {}, _("No reports in the last hour."), region); return; }
         var ul = html("ul", { "class": "bars" }, null, region);
         data.problems.forEach(function (p) {
           var li = html("li", {}, null, ul);
@@ -356,16 +384,16 @@
           }, li);
           svg("rect", { width: pct, height: 1 }, bar);
           var value = html("span", { "class": "bar-value" }, pct + "% ", li);
-          html("span", { "class": "muted" }, "(" + p.reports + ")", value);
+          html("span", { "class": "muted" }, "(" + num(p.reports) + ")", value);
         });
       });
     }
     function loadStatus() {
-      return getJSON("/api/v1/services/" + slug).then(function (data) {
+      return getJSON(api("/api/v1/services/" + slug)).then(function (data) {
         root.querySelector("[data-region=headline]").textContent = data.headline;
         root.querySelector("[data-region=status]").replaceChildren(statusBadge(data));
-        root.querySelector("[data-region=last-15m]").textContent = data.last_15m;
-        root.querySelector("[data-region=last-24h]").textContent = data.last_24h;
+        root.querySelector("[data-region=last-15m]").textContent = num(data.last_15m);
+        root.querySelector("[data-region=last-24h]").textContent = num(data.last_24h);
       });
     }
     rangeButtons.forEach(function (b) {
@@ -388,25 +416,26 @@
     var table = root.querySelector("[data-table=regions]");
     every(function () {
       Promise.all([
-        getJSON("/api/v1/heatmap?window=" + root.dataset.window), loadGeometry(fig.dataset.geometry),
-        getJSON("/api/v1/outages/open")
+        getJSON(api("/api/v1/heatmap?window=" + root.dataset.window)), loadGeometry(fig.dataset.geometry),
+        getJSON(api("/api/v1/outages/open"))
       ]).then(function (got) {
         drawMap(fig.querySelector(".map-canvas"), got[1], got[0].regions, {
-          label: "Reports by country for all services, last hour.",
-          onSelect: function (code) { window.location.href = "/region/" + code + "/"; }
+          label: _("Reports by country for all services, last hour."),
+          onSelect: function (code) { window.location.href = page("/region/" + code + "/"); }
         });
-        fillRegionTable(table, got[0].regions, function (r) { return "/region/" + r.code + "/"; });
+        fillRegionTable(table, got[0].regions, function (r) { return page("/region/" + r.code + "/"); });
         var region = root.querySelector("[data-region=open-incidents]");
         region.replaceChildren();
-        if (!got[2].outages.length) { html("p", {}, "No open incidents.", region); return; }
+        if (!got[2].outages.length) { html("p", {}, _("No open incidents."), region); return; }
         var ul = html("ul", { "class": "now-list" }, null, region);
         got[2].outages.forEach(function (o) {
           var li = html("li", {}, null, ul);
-          html("strong", {}, o.service_name, html("a", { href: "/" + o.service + "/" }, null, li));
+          html("strong", {}, o.service_name, html("a", { href: page("/" + o.service + "/") }, null, li));
           // An incident's level is as old as the last detection pass: delayed as the page
           // was rendered (the open incidents carry no delayed_since of their own).
           li.appendChild(statusBadge({ level: o.level, delayed_since: root.dataset.delayedSince }));
-          li.appendChild(document.createTextNode(" " + (o.country || "Worldwide") + " · since " + hhmm(o.started_at) + " UTC"));
+          var scope = o.country ? (o.country_name || o.country) : _("Worldwide");
+          li.appendChild(document.createTextNode(" " + scope + " · " + fmt(_("since %(time)s"), { time: utc(hhmm(o.started_at)) })));
         });
       }).catch(console.warn);
     });
@@ -415,20 +444,20 @@
   function regionPage(root) {
     var table = root.querySelector("[data-table=region-services]");
     every(function () {
-      getJSON("/api/v1/regions/" + root.dataset.country + "/services?window=" + root.dataset.window)
+      getJSON(api("/api/v1/regions/" + root.dataset.country + "/services?window=" + root.dataset.window))
         .then(function (data) {
           var body = table.tBodies[0];
           body.replaceChildren();
           if (!data.services.length) {
-            html("td", { colspan: "5" }, "No reports in the last hour.", html("tr", {}, null, body));
+            html("td", { colspan: "5" }, _("No reports in the last hour."), html("tr", {}, null, body));
           }
           data.services.forEach(function (s) {
             var tr = html("tr", {}, null, body);
-            html("a", { href: "/" + s.slug + "/" }, s.name, html("th", { scope: "row", "data-label": "Service" }, null, tr));
-            html("td", { "data-label": "Status" }, null, tr).appendChild(statusBadge(s));
-            html("td", { "data-label": "Reports" }, String(s.reports), tr);
-            html("td", { "data-label": "Usually" }, fixed(s.expected, 1), tr);
-            html("td", { "data-label": "Relative to usual" }, fixed(s.ratio, 1) + "×", tr);
+            html("a", { href: page("/" + s.slug + "/") }, s.name, html("th", { scope: "row", "data-label": _("Service") }, null, tr));
+            html("td", { "data-label": _("Status") }, null, tr).appendChild(statusBadge(s));
+            html("td", { "data-label": _("Reports") }, num(s.reports), tr);
+            html("td", { "data-label": _("Usually") }, fixed(s.expected, 1), tr);
+            html("td", { "data-label": _("Relative to usual") }, fixed(s.ratio, 1) + "×", tr);
           });
         }).catch(console.warn);
     });

@@ -12,7 +12,9 @@
     none.textContent = "—";
     sub.appendChild(none);
     if (!country.value) return;
-    fetch("/regions/" + encodeURIComponent(country.value) + ".json")
+    // The names in the page's language ("pt-BR" is the site's "pt-br").
+    var lang = (document.documentElement.lang || "en").toLowerCase();
+    fetch("/regions/" + encodeURIComponent(country.value) + ".json?lang=" + encodeURIComponent(lang))
       .then(function (r) { return r.ok ? r.json() : { subdivisions: [] }; })
       .then(function (data) {
         data.subdivisions.forEach(function (s) {

@@ -2,6 +2,8 @@
 link is confirmed, one message per incident change, a one-click unsubscribe in every
 message (RFC 8058), limits on sign-ups, retries, and 4xx naming the field."""
 
+import re
+
 import pytest
 import redis
 from django.conf import settings
@@ -193,3 +195,23 @@ def test_a_busy_mail_server_is_tried_again_and_a_refusal_is_final(
         554,
     )
     assert len(mail_server.messages) == 3  # two confirmations and TikTok's alert
+
+
+def test_a_sign_up_from_a_translated_page_is_confirmed_and_alerted_in_its_language(
+    tiktok, mail_server, eager, client
+):
+    response = client.post(
+        "/de/tiktok/alerts/",
+        {"email": "anna@example.com", "country": "DE", "events": ["opened", "resolved"]},
+    )
+    assert response.status_code == 302 and response["Location"] == "/de/tiktok/alerts/sent/"
+    message = mail_server.messages[-1]
+    assert str(message["Subject"]) == "Bestätigen Sie Ihre Benachrichtigungen zu TikTok"
+    body = body_of(message)
+    assert "Jemand, wahrscheinlich Sie, hat" in body
+    link = re.search(r"http://testserver(/de/alerts/confirm/[^/\s]+/)", body)
+    assert link, body
+    page = client.get(link.group(1)).content.decode()
+    assert '<html lang="de">' in page and "Benachrichtigungen bestätigen" in page
+    assert client.post(link.group(1)).status_code == 200
+    assert Alert.objects.get(email="anna@example.com").language == "de"

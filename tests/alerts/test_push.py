@@ -190,3 +190,20 @@ def test_a_change_while_the_broker_is_down_is_pushed_once_it_is_back(
         "TikTok: problems reported (worldwide)"
     ]
     assert OutboxMessage.objects.count() == 0
+
+
+def test_a_push_alert_speaks_the_language_of_the_page_it_came_from(
+    tiktok, push_service, eager, api, client, django_capture_on_commit_callbacks
+):
+    page = client.get("/ja/tiktok/alerts/").content.decode()
+    assert "/api/v1/alerts/push?lang=ja" in page
+    body = {"service": "tiktok", "country": "BR", "events": ["opened", "resolved"]}
+    body["subscription"] = push_service.subscription("device-ja")
+    assert api.post(URL + "?lang=ja", body, format="json").status_code == 201
+    assert Alert.objects.get().language == "ja"
+    with django_capture_on_commit_callbacks(execute=True):
+        open_incident(tiktok, country="BR")
+    (received,) = push_service.received
+    assert received["payload"]["title"] == "TikTok: 問題が報告されています（ブラジル）"
+    bad = api.post(URL + "?lang=xx", body, format="json")
+    assert bad.status_code == 400 and "lang" in bad.json()["fields"]

@@ -67,6 +67,9 @@ def test_offline_the_site_opens_with_the_last_status_it_saw(browser, live_server
         wait_stored(page, "/tiktok/")
         # The reads the page made before the worker took over, handed to it to store.
         wait_stored(page, "/api/v1/services/tiktok/trend?range=24h")
+        # The map's read too: the offline copy draws the map from it, and it may be stored
+        # after the chart's (the page's script waits for its words from the catalogue first).
+        wait_stored(page, "/api/v1/services/tiktok/heatmap?window=1h")
         online_headline = page.inner_text("h1")
         assert not page.locator("[data-offline-note]").is_visible()
         made = page.get_attribute("[data-offline-time]", "datetime")

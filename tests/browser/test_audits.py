@@ -29,6 +29,11 @@ PAGES = {
     "offline": ("/offline/", "[data-stored-pages]"),
     # A wider problem (tests.pagedata.event_build): its id is known once it is built.
     "event": ("/events/{event}/", "[data-testid=event-member]"),
+    # Translated pages: the same rules in Japanese and Hindi (lang, labels, contrast).
+    "service-ja": ("/ja/tiktok/", "[data-map=service] svg path"),
+    "home-hi": ("/hi/", ".service-card"),
+    "report-es": ("/es/tiktok/report", "form.report-form"),
+    "alerts-de": ("/de/tiktok/alerts/", "form.alert-form"),
 }
 # WCAG 2.2 A and AA and axe's best practices (landmarks, heading order, ...).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]

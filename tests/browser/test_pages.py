@@ -202,17 +202,19 @@ def test_is_it_just_me_follows_the_browser_language_and_the_choice(browser, live
     watch = PageWatch(urlsplit(live_server.url).netloc)
     page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
     page.goto(live_server.url + "/tiktok/")
+    # A Brazilian browser gets the page in Portuguese (web/languages.py).
+    page.wait_for_url("**/pt-br/tiktok/")
     said = page.get_by_test_id("just-me")
     # Brazil from pt-BR: the page data's Brazilian spike.
-    expect(said).to_contain_text("Reports about TikTok from Brazil are")
-    expect(said).to_contain_text("it\u2019s not just you")
-    assert page.get_by_label("Your country").input_value() == "BR"
+    expect(said).to_contain_text("Os relatos sobre o TikTok vindos deste país (Brasil) estão em")
+    expect(said).to_contain_text("não é só com você")
+    assert page.get_by_label("Seu país").input_value() == "BR"
     said.scroll_into_view_if_needed()
     shot(page, "service-just-me-phone")
-    page.get_by_label("Your country").select_option("FR")
+    page.get_by_label("Seu país").select_option("FR")
     expect(said).to_have_text(
-        "Few reports about TikTok from France, but TikTok has problems elsewhere: it may reach "
-        "you too."
+        "Poucos relatos sobre o TikTok vindos deste país (França), mas o TikTok tem problemas "
+        "em outros lugares: pode chegar até você também."
     )
     assert watch.errors == []
     context.close()

@@ -23,7 +23,9 @@ def test_the_form_lists_the_services_problems_in_order(client, tiktok):
 
 
 def test_it_preselects_the_country_from_accept_language(client, tiktok):
-    r = client.get("/tiktok/report", HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9,en;q=0.8")
+    # A Brazilian browser is sent to the form in Portuguese, the country already chosen.
+    r = client.get("/tiktok/report", HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9,en;q=0.8", follow=True)
+    assert r.redirect_chain == [("/pt-br/tiktok/report", 302)]
     assert b'<option value="BR" selected>' in r.content
     # States of the preselected country are offered without JavaScript.
     assert b'<option value="BR-SP">' in r.content

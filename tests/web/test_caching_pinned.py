@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from django.test import RequestFactory
+from django.utils import translation
 
 from web.caching import CachedPage, _keep_last_good, last_good_page, page_variant
 
@@ -29,14 +30,17 @@ def get(path: str):
     return RequestFactory().get(path)
 
 
-def test_the_variant_is_the_path_and_the_query_in_order():
+def test_the_variant_is_the_language_the_path_and_the_query_in_order():
     assert page_variant(get("/s/?b=2&a=1")) == page_variant(get("/s/?a=1&b=2"))
     assert page_variant(get("/s/?a=1")) != page_variant(get("/t/?a=1"))
     assert len(page_variant(get("/s/"))) == 40
-    # The hash of the path and the sorted query, each value of a repeated parameter its own.
-    assert (
-        page_variant(get("/s/?b=2&a=1&a=3")) == hashlib.sha256(b"/s/?a=1&a=3&b=2").hexdigest()[:40]
-    )
+    # The hash of the active language, the path and the sorted query, each value of a
+    # repeated parameter its own (web/languages.py: the language is part of every variant).
+    with translation.override("en"):
+        variant = page_variant(get("/s/?b=2&a=1&a=3"))
+    assert variant == hashlib.sha256(b"en:/s/?a=1&a=3&b=2").hexdigest()[:40]
+    with translation.override("ja"):
+        assert page_variant(get("/s/?b=2&a=1&a=3")) != variant
 
 
 def test_a_kept_page_is_served_as_a_503_that_says_when_to_retry():
