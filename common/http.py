@@ -1,3 +1,6 @@
+import ipaddress
+import socket
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -11,3 +14,17 @@ def client_ip(request: HttpRequest) -> str:
         if len(parts) >= hops:
             return parts[-hops]
     return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def non_public_address(host: str, port: int) -> str | None:
+    """Why a connection to `host` must not be made (it does not resolve, or resolves to any
+    address outside the public internet), or None: outgoing requests to addresses a client
+    chose (webhooks, push endpoints) and to upstreams (status pages) must not reach us."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return f"could not resolve {host}: {exc}"
+    for info in infos:
+        if not ipaddress.ip_address(info[4][0]).is_global:
+            return f"refused: {host} resolves to a non-public address"
+    return None

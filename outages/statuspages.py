@@ -19,10 +19,8 @@ entities, a wrong shape) is a StatusPageError too; the caller keeps the last goo
 
 import email.utils
 import http.client
-import ipaddress
 import json
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,8 @@ from xml.etree import ElementTree
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+
+from common.http import non_public_address
 
 MAX_REDIRECTS = 3
 # A feed's entry is an incident still going on while it is this recent and not resolved.
@@ -54,14 +54,7 @@ class Fetched:
 def _address_problem(host: str, port: int) -> str | None:
     if host.lower() in settings.STATUS_PAGE_PRIVATE_HOSTS:
         return None
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"could not resolve {host}: {exc}"
-    for info in infos:
-        if not ipaddress.ip_address(info[4][0]).is_global:
-            return f"refused: {host} resolves to a non-public address"
-    return None
+    return non_public_address(host, port)
 
 
 def fetch(url: str, *, etag: str = "", last_modified: str = "") -> Fetched:

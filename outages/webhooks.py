@@ -7,7 +7,6 @@ import http.client
 import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common.http import non_public_address
 from outages import selectors
 from outages.models import (
     DeliveryStatus,
@@ -269,14 +269,7 @@ def _resolve_public(host: str, port: int) -> str | None:
     """An error if the host resolves to any address outside the public internet."""
     if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
         return None
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        return f"could not resolve {host}: {exc}"
-    for info in infos:
-        if not ipaddress.ip_address(info[4][0]).is_global:
-            return f"refused: {host} resolves to a non-public address"
-    return None
+    return non_public_address(host, port)
 
 
 def target_problem(url: str) -> str | None:
