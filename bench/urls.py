@@ -2,11 +2,14 @@
 DRF request, costs here."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.urls import handler404 as handler404
+from config.urls import urlpatterns as product_urlpatterns
 
 
 # CSRF-exempt like DRF's APIView, so the same POST bodies reach both views.
@@ -23,8 +26,10 @@ class BareApi(APIView):
         return Response({"ok": True})
 
 
+# The product's patterns themselves, not include()d: Django refuses language-prefixed
+# patterns (i18n_patterns) anywhere but at the root.
 urlpatterns = [
     path("bench/bare", bare),
     path("bench/bare-drf", BareApi.as_view()),
-    path("", include("config.urls")),
+    *product_urlpatterns,
 ]
