@@ -217,24 +217,7 @@ def dedupe_claim(*, client_key: str, service_id: int) -> bool:
     )
     if not claimed:
         return False
-    now = timezone.now()
-    try:
-        last = report_last_at(
-            client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
-        )
-    except BaseException:
-        dedupe_release(client_key=client_key, service_id=service_id)
-        raise
-    if last is None:
-        return True
-    # A repeat: the claim lasts as long as the stored report's window, not a new one.
-    remaining = max(1, int(window - (now - last).total_seconds()))
-    _shared_or_local(
-        "dedupe",
-        lambda: cache.touch(key, timeout=remaining),
-        lambda: local.touch(key, remaining),
-    )
-    return False
+    return not _stored_repeat(client_key=client_key, service_id=service_id, window=window)
 
 
 def dedupe_release(*, client_key: str, service_id: int) -> None:
