@@ -359,8 +359,9 @@ def events_apply(*, at: datetime) -> EventsApplied:
                 events[event.id] = event
             kept.add(event.id)
             changed += int(_event_update(event=event, group=group, at=at))
-        for event in events.values():
-            if event.id not in kept:
+        # By the ids they had: an event given up by _event_update has none any more.
+        for event_id, event in events.items():
+            if event_id not in kept:
                 ended += int(_event_end(event=event, at=at))
     return EventsApplied(opened=opened, changed=changed, ended=ended)
 
@@ -393,10 +394,14 @@ def _event_update(*, event: Event, group: grouping.Group, at: datetime) -> bool:
     """Claim the group's members that are in no event, and write the event's cause and size.
     True if anything subscribers hear about changed."""
     # Members of no event, or of one that has ended (an incident outlasting its event may
-    # start another); never those of another open event.
-    Incident.objects.filter(id__in=group.members).filter(
-        Q(event=None) | Q(event__ended_at__isnull=False)
-    ).update(event=event)
+    # start another); never those of another open event. The condition is on the incident's
+    # own column, not a join: a concurrent pass may have claimed a row since this statement's
+    # snapshot, and PostgreSQL re-checks only the row's own conditions on its new version
+    # (through a join, `id IN (SELECT ...)`, the stale answer would take the row over).
+    ended = Event.objects.filter(ended_at__isnull=False).values("id")
+    Incident.objects.filter(id__in=group.members).filter(Q(event=None) | Q(event__in=ended)).update(
+        event=event
+    )
     active = Incident.objects.filter(event=event, ended_at=None).count()
     if active < grouping.EVENT_MIN_OPEN:
         # Another worker had claimed the members: this event has none to speak of.

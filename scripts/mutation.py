@@ -10,7 +10,8 @@ known to be equivalent are in scripts/mutation.toml.
 A module may name the functions whose mutants are run (`functions`, globs on mutmut's
 function names) and a `sample`: a glob on the last digit of a mutant's number ("[02468]" runs
 half of them, "[05]" a fifth, "0" a tenth), which bounds the run on two cores; the others are
-not run and not counted.
+not run and not counted. `full` names functions whose every mutant is run whatever the sample
+(small functions that decide, where a fifth of their mutants would be one or two).
 
 Prints per module: mutants run, killed, survived (not equivalent), equivalent, score
 (killed / (run - equivalent)); then every survivor with its diff. Exits 1 if a module is
@@ -76,7 +77,10 @@ def patterns(module: dict[str, object]) -> list[str]:
     name = slug(str(module["path"]))
     sample = str(module.get("sample", ""))
     functions = [str(f) for f in module.get("functions", ["*"])]  # type: ignore[attr-defined]
-    return [f"{name}.{f}__mutmut_*{sample}" for f in functions]
+    full = [str(f) for f in module.get("full", [])]  # type: ignore[attr-defined]
+    return [f"{name}.{f}__mutmut_*{sample}" for f in functions] + [
+        f"{name}.{f}__mutmut_*" for f in full
+    ]
 
 
 def setup_cfg(module: dict[str, object]) -> str:

@@ -5,6 +5,7 @@ collide on the insert (a table lock holds both inserts until both have looked)."
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,11 +20,13 @@ from outages.models import (
 )
 from outages.services import (
     SeriesState,
+    back_to_usual,
     detection_apply,
     incident_observe,
     incident_record_past,
     incident_resolve,
     incident_set_breakdown,
+    recovered,
 )
 from tests.incidents import incident_add
 
@@ -325,3 +328,91 @@ def test_two_workers_opening_one_incident_collide_and_the_loser_updates(tiktok):
     assert incident.level == loser
     assert incident.max_level == "outage"
     assert (incident.peak_reports, incident.peak_at) == (60.0, minute(1))
+
+
+# ------------------------------------------------------------------------ the seeded maps
+
+
+@pytest.mark.django_db
+def test_the_dependency_map_seed_adds_each_kind_and_country_once_and_counts_them(tiktok, gmail):
+    from outages.catalogue import Access, Fact
+    from outages.models import AccessProvider, Dependency
+    from outages.services import dependency_map_seed
+
+    facts = [
+        Fact("tiktok", "gmail", "cdn", "https://example.org/cdn"),
+        Fact("tiktok", "gmail", "dns", "https://example.org/dns"),
+    ]
+    access = [Access("gmail", "ES", "https://example.org/es")]
+    assert dependency_map_seed(facts=facts, access=access) == (2, 1)
+    assert sorted(Dependency.objects.values_list("kind", "source")) == [
+        ("cdn", "https://example.org/cdn"),
+        ("dns", "https://example.org/dns"),
+    ]
+    assert list(AccessProvider.objects.values_list("service__slug", "country", "source")) == [
+        ("gmail", "ES", "https://example.org/es")
+    ]
+    again = [*facts, Fact("gmail", "tiktok", "hosting", "https://example.org/h")]
+    assert dependency_map_seed(facts=again, access=access) == (1, 0)
+
+
+@pytest.mark.django_db
+def test_the_status_page_seed_counts_the_pages_it_adds(tiktok, gmail):
+    from outages.catalogue import StatusSource
+    from outages.models import StatusPage
+    from outages.services import status_pages_seed
+
+    tiktok_page = StatusSource("tiktok", "feed", "https://example.org/t.rss", "https://t.example")
+    gmail_page = StatusSource("gmail", "feed", "https://example.org/g.rss", "https://g.example")
+    assert status_pages_seed(sources=[tiktok_page]) == 1
+    assert status_pages_seed(sources=[tiktok_page, gmail_page]) == 1
+    assert StatusPage.objects.get(service=gmail).page_url == "https://g.example"
+
+
+@pytest.mark.django_db
+def test_a_refused_webhook_url_is_an_error_of_the_url_field(owner):
+    from django.core.exceptions import ValidationError
+
+    from outages.services import subscription_create
+
+    with pytest.raises(ValidationError) as refused:
+        subscription_create(
+            owner=owner, url="http://localhost/hook", services=[], countries=[], min_level="outage"
+        )
+    assert refused.value.message_dict == {"url": ["Must be a public address."]}
+    assert not Subscription.objects.exists()
+
+
+# ------------------------------------------------- "it works again": closing on people's word
+
+
+def latest(reports: float, expected: float) -> SeriesState:
+    return replace(state(1, "outage"), latest=reports, latest_expected=expected)
+
+
+def test_back_to_usual_is_within_three_reports_or_one_and_a_half_times_the_usual():
+    # Few expected: three more than expected is still the usual (2 + 3 = 5 > 1.5 × 2).
+    assert back_to_usual(latest(5.0, 2.0)) is True
+    assert back_to_usual(latest(5.01, 2.0)) is False
+    # Many expected: one and a half times (15 > 10 + 3).
+    assert back_to_usual(latest(15.0, 10.0)) is True
+    assert back_to_usual(latest(15.01, 10.0)) is False
+    # Where both bounds are the same (6 expected: 9 either way).
+    assert back_to_usual(latest(9.0, 6.0)) is True
+    assert back_to_usual(latest(9.01, 6.0)) is False
+    assert back_to_usual(latest(3.0, 0.0)) is True
+    assert back_to_usual(latest(3.01, 0.0)) is False
+
+
+def test_recovered_takes_three_people_and_at_least_as_many_as_the_reports_above_the_usual():
+    # 5 reports where 2 are expected: 3 above it.
+    assert recovered(latest(5.0, 2.0), said=3) is True
+    assert recovered(latest(5.0, 2.0), said=2) is False
+    # 15 where 10 are expected: 5 above it, so three people are not enough; five are.
+    assert recovered(latest(15.0, 10.0), said=4) is False
+    assert recovered(latest(15.0, 10.0), said=5) is True
+    # Quiet reports: three people, never fewer.
+    assert recovered(latest(0.0, 0.0), said=3) is True
+    assert recovered(latest(0.0, 0.0), said=2) is False
+    # However many say so, reports above the usual keep it open.
+    assert recovered(latest(16.0, 10.0), said=50) is False
