@@ -94,7 +94,7 @@ bench-events: $(VENV)/.installed-dev
 # Mutation score of the core modules (scripts/mutation.toml): mutmut 3, a module per worker,
 # each worker with its own PostgreSQL database and Redis db; prints each module's score and
 # its survivors, and fails below a module's target. Not part of `make test`.
-mutation: $(VENV)/.installed-dev services
+mutation: $(VENV)/.installed-dev services messages
 	MUTATION_DATABASE_URL=$(MUTATION_DATABASE_URL) MUTATION_REDIS_URL=$(MUTATION_REDIS_URL) \
 		MUTATION_REDIS_DBS=$(MUTATION_REDIS_DBS) $(PY) scripts/mutation.py
 

@@ -4,8 +4,8 @@ Each module runs in a copy of the tree of its own (var/mutation/<module>/), as o
 process that forks a child per mutant, one child at a time. Parallelism is across modules:
 each of the --jobs workers owns a PostgreSQL database (<MUTATION_DATABASE_URL>_<n>, whose test
 database pytest-django keeps between runs) and a Redis db (the n-th of MUTATION_REDIS_DBS), so
-two mutants' tests never share state. The modules, their tests, their targets and the mutants
-known to be equivalent are in scripts/mutation.toml.
+two mutants' tests never share state. The modules, their tests, their targets, the mutants
+known to be equivalent and those no test of the run can reach are in scripts/mutation.toml.
 
 A module may name the functions whose mutants are run (`functions`, globs on mutmut's
 function names) and a `sample`: a glob on the last digit of a mutant's number ("[02468]" runs
@@ -13,8 +13,9 @@ half of them, "[05]" a fifth, "0" a tenth), which bounds the run on two cores; t
 not run and not counted. `full` names functions whose every mutant is run whatever the sample
 (small functions that decide, where a fifth of their mutants would be one or two).
 
-Prints per module: mutants run, killed, survived (not equivalent), equivalent, score
-(killed / (run - equivalent)); then every survivor with its diff. Exits 1 if a module is
+Prints per module: mutants run, killed, survived (not equivalent), equivalent, unreachable
+(code for another database than the run's), score (killed / (run - equivalent - unreachable));
+then every survivor with its diff. Exits 1 if a module is
 below its target. --modules runs some of them only; --report reprints the last results.
 """
 
@@ -38,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "mutation"
 CONFIG = ROOT / "scripts" / "mutation.toml"
 SOURCES = ["config", "common", "outages", "reports", "alerts", "analytics", "web", "demo"]
-ALSO_COPY = ["bench", "templates", "static", "manage.py"]
+# locale: the compiled catalogues (make messages), which tests in other languages read.
+ALSO_COPY = ["bench", "templates", "static", "locale", "manage.py"]
 COPY = [*SOURCES, *ALSO_COPY, "tests", "pyproject.toml"]
 # mutmut's exit codes per mutant (mutmut/stats.py): caught means a test failed, or timed out,
 # or the type checker refused it.
@@ -55,16 +57,23 @@ class Result:
     killed: list[str] = field(default_factory=list)
     survived: list[str] = field(default_factory=list)
     equivalent: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)  # suspicious, segfault: counted as survived
     generated: int = 0
 
     @property
     def total(self) -> int:
-        return len(self.killed) + len(self.survived) + len(self.equivalent) + len(self.other)
+        return (
+            len(self.killed)
+            + len(self.survived)
+            + len(self.equivalent)
+            + len(self.unreachable)
+            + len(self.other)
+        )
 
     @property
     def score(self) -> float:
-        judged = self.total - len(self.equivalent)
+        judged = self.total - len(self.equivalent) - len(self.unreachable)
         return 100.0 * len(self.killed) / judged if judged else 100.0
 
 
@@ -140,7 +149,9 @@ def run_module(module: dict[str, object], slot: int, db_url: str, redis: str, lo
     return seconds
 
 
-def collect(module: dict[str, object], equivalent: dict[str, str]) -> Result:
+def collect(
+    module: dict[str, object], equivalent: dict[str, str], unreachable: dict[str, str]
+) -> Result:
     path = str(module["path"])
     result = Result(path=path, target=float(module["target"]))  # type: ignore[arg-type]
     work = WORK / slug(path)
@@ -160,6 +171,8 @@ def collect(module: dict[str, object], equivalent: dict[str, str]) -> Result:
             continue
         if name in equivalent:
             result.equivalent.append(name)
+        elif name in unreachable:
+            result.unreachable.append(name)
         elif code in CAUGHT:
             result.killed.append(name)
         elif code in SURVIVED:
@@ -188,13 +201,15 @@ def diff_of(path: str, name: str) -> str:
     return "\n".join(f"      {line.strip()[:1]} {line[1:].strip()}" for line in lines)
 
 
-def report(modules: list[dict[str, object]], equivalent: dict[str, str]) -> int:
-    results = [collect(m, equivalent) for m in modules]
-    known = {n for r in results for n in r.equivalent}
+def report(
+    modules: list[dict[str, object]], equivalent: dict[str, str], unreachable: dict[str, str]
+) -> int:
+    results = [collect(m, equivalent, unreachable) for m in modules]
+    known = {n for r in results for n in r.equivalent + r.unreachable}
     print()
     print(
         f"{'module':28} {'made':>5} {'run':>5} {'killed':>6} {'surv.':>5} {'equiv.':>6}"
-        f" {'score':>7} {'target':>6} {'time':>6}"
+        f" {'unr.':>4} {'score':>7} {'target':>6} {'time':>6}"
     )
     failed = 0
     for r in results:
@@ -203,7 +218,8 @@ def report(modules: list[dict[str, object]], equivalent: dict[str, str]) -> int:
         print(
             f"{r.path:28} {r.generated:5} {r.total:5} {len(r.killed):6}"
             f" {len(r.survived) + len(r.other):5}"
-            f" {len(r.equivalent):6} {r.score:6.1f}% {r.target:5.0f}% {r.seconds:5.0f}s"
+            f" {len(r.equivalent):6} {len(r.unreachable):4}"
+            f" {r.score:6.1f}% {r.target:5.0f}% {r.seconds:5.0f}s"
             + ("  BELOW TARGET" if r.score < r.target else "")
             + (f"  (mutmut exit {r.exit_code})" if r.exit_code else "")
         )
@@ -215,10 +231,15 @@ def report(modules: list[dict[str, object]], equivalent: dict[str, str]) -> int:
             print(f"  {name}")
             print(diff_of(r.path, name))
     stale = [
-        n for n in equivalent if n not in known and any(n.startswith(slug(r.path)) for r in results)
+        n
+        for n in [*equivalent, *unreachable]
+        if n not in known and any(n.startswith(slug(r.path)) for r in results)
     ]
     if stale:
-        print("\nListed as equivalent in scripts/mutation.toml but not generated (renumbered?):")
+        print(
+            "\nListed as equivalent or unreachable in scripts/mutation.toml but not generated"
+            " (renumbered?):"
+        )
         for n in stale:
             print(f"  {n}")
     return 1 if failed else 0
@@ -240,6 +261,7 @@ def main() -> int:
     config = tomllib.loads(CONFIG.read_text())
     modules: list[dict[str, object]] = config["module"]
     equivalent: dict[str, str] = config.get("equivalent", {})
+    unreachable: dict[str, str] = config.get("unreachable", {})
     if args.modules:
         wanted = set(args.modules.split(","))
         modules = [m for m in modules if m["path"] in wanted]
@@ -279,7 +301,7 @@ def main() -> int:
         for t in threads:
             t.join()
         print(f"== all modules in {time.monotonic() - started:.0f} s on {jobs} workers")
-    return report(modules, equivalent)
+    return report(modules, equivalent, unreachable)
 
 
 if __name__ == "__main__":
