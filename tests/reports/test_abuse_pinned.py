@@ -329,3 +329,81 @@ def test_a_repeat_keeps_its_claim_for_the_rest_of_its_window(limits, settings, t
     assert dedupe_claim(client_key="k" * 32, service_id=tiktok.id) is False
     expires, _ = abuse.local._items[dedupe_key(client_key="k" * 32, service_id=tiktok.id)]
     assert 795 <= expires - time.monotonic() <= 800
+
+
+def pttl(key: str) -> int:
+    client = cache._cache.get_client(key)  # type: ignore[attr-defined]
+    return int(client.pttl(cache.make_and_validate_key(key)))
+
+
+@pytest.mark.django_db
+def test_the_dedupe_claim_warns_under_its_own_name(clock, limits, settings, caplog, tiktok):
+    settings.CACHES = UNREACHABLE
+    with caplog.at_level(logging.WARNING, logger="reports.abuse"):
+        assert dedupe_claim(client_key="l" * 32, service_id=tiktok.id) is True
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["dedupe"]
+
+
+# ------------------------------------------------------------------------ recovery claims
+
+
+def recovery_cap_key(service_id: int, ip: str) -> str:
+    # The cap's window of 900 s that holds the clock's 6000 s.
+    return f"rvc:{service_id}:{ip}:5400"
+
+
+@pytest.mark.django_db
+def test_a_recovery_claim_and_its_cap_last_their_windows(clock, limits, tiktok):
+    ip = "198.51.100.70"
+    assert abuse.recovery_claim(client_key="m" * 32, service_id=tiktok.id, ip=ip) == (True, True)
+    # The claim for the dedupe window (900 s), the cap's counter a second longer.
+    assert 899_000 < pttl(f"rv:{tiktok.id}:{'m' * 32}") <= 900_000
+    assert 900_000 < pttl(recovery_cap_key(tiktok.id, ip)) <= 901_000
+    assert cache.get(recovery_cap_key(tiktok.id, ip)) == 1
+
+
+@pytest.mark.django_db
+def test_recovery_claims_held_in_process_last_their_windows(clock, limits, settings, tiktok):
+    settings.CACHES = UNREACHABLE
+    ip = "198.51.100.71"
+    assert abuse.recovery_claim(client_key="n" * 32, service_id=tiktok.id, ip=ip) == (True, True)
+    # The clock's monotonic time is 1000 s: expiry at 1000 + 900 and 1000 + 901.
+    assert abuse.local._items[f"rv:{tiktok.id}:{'n' * 32}"] == (1900.0, 1)
+    assert abuse.local._items[recovery_cap_key(tiktok.id, ip)] == (1901.0, 1)
+
+
+@pytest.mark.django_db
+def test_a_cap_counter_the_cache_cannot_count_is_counted_in_process(clock, limits, caplog, tiktok):
+    ip = "198.51.100.72"
+    # A value that is no integer: INCR fails while the claim itself succeeds.
+    cache.set(recovery_cap_key(tiktok.id, ip), "not a count", timeout=60)
+    with caplog.at_level(logging.WARNING, logger="reports.abuse"):
+        got = abuse.recovery_claim(client_key="o" * 32, service_id=tiktok.id, ip=ip)
+    assert got == (True, True)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["address cap"]
+    assert abuse.local._items[recovery_cap_key(tiktok.id, ip)] == (1901.0, 1)
+
+
+@pytest.mark.django_db
+def test_a_failed_recovery_lookup_releases_the_claim(limits):
+    # An id the table cannot be asked about: the cache takes the claim, the lookup fails.
+    with pytest.raises(ValueError):
+        abuse.recovery_claim(client_key="p" * 32, service_id="x", ip="198.51.100.73")  # type: ignore[arg-type]
+    assert cache.get(f"rv:x:{'p' * 32}") is None
+
+
+@pytest.mark.django_db
+def test_a_recovery_released_while_the_cache_is_down_is_released_in_process(
+    clock, limits, settings, caplog, tiktok
+):
+    settings.CACHES = UNREACHABLE
+    key = "q" * 32
+    with caplog.at_level(logging.WARNING, logger="reports.abuse"):
+        abuse.recovery_release(client_key=key, service_id=tiktok.id)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["dedupe"]
+    ip = "198.51.100.74"
+    assert abuse.recovery_claim(client_key=key, service_id=tiktok.id, ip=ip) == (True, True)
+    assert abuse.recovery_claim(client_key=key, service_id=tiktok.id, ip=ip) == (False, False)
+    abuse.recovery_release(client_key=key, service_id=tiktok.id)
+    assert f"rv:{tiktok.id}:{key}" not in abuse.local._items
+    assert abuse.recovery_claim(client_key=key, service_id=tiktok.id, ip=ip) == (True, True)
