@@ -946,7 +946,7 @@ def detect_many(
     The state machine is replayed over the last ``warmup`` (from ok), so an outage that has
     only shown possible-level evidence for longer than that reads as "possible".
     ``records``: each series' records (index = series id, columns = ``RECORD_SPANS``; see
-    ``RECORD_DAYS``), from ``record_bars`` over the day peaks kept for it; without them no
+    ``RECORD_DAYS``), from ``records_from_rows`` over the day peaks kept for it; without them no
     outage is held back. They apply to every replayed bucket, including those of the day
     before when the replay crosses midnight.
 
