@@ -1,6 +1,7 @@
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import dj_database_url
 import pytest
@@ -37,6 +38,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
         name = dj_database_url.parse(os.environ["DATABASE_URL"])["NAME"]
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{name}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    if MUTATION:
+        # A mutant stopped by its time limit in the middle of a transactional test leaves that
+        # test's rows in the kept database, where they would fail (or pass) the next mutants'
+        # tests: each session there starts from empty tables, as a new test database does.
+        from django.core.management import call_command
+
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
