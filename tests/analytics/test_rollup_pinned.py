@@ -2,9 +2,12 @@
 covers (start, end, rows as numbers), chunked catch-up, the retention cutoff at its bound, and
 the resets."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 
 from analytics.models import (
     CountryHour,
@@ -217,3 +220,75 @@ def test_analytics_reset_forgets_everything_derived(tiktok):
     ):
         assert model.objects.count() == 0, model
     assert Report.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_run_at_the_watermarks_own_minute_rewrites_no_history(tiktok):
+    add(tiktok, T0, 1)
+    rollup_run(now=T0 + timedelta(minutes=30))
+    first = RollupState.objects.get().history_id
+    # The same minute again, to the microsecond: nothing readers took as final changes.
+    rollup_run(now=T0 + timedelta(minutes=30))
+    assert RollupState.objects.get().history_id == first
+    rollup_run(now=T0 + timedelta(minutes=30) - timedelta(microseconds=1))
+    assert RollupState.objects.get().history_id != first
+
+
+@pytest.mark.django_db
+def test_a_rewrite_is_dated_by_its_run_and_kept_two_days_of_runs(tiktok):
+    from analytics.models import RollupRewrite
+    from tests.analytics.test_rollup import backlog
+
+    add(tiktok, T0, 1)
+    rollup_run(now=T0 + timedelta(hours=1))
+
+    def late_run(at: datetime) -> None:
+        backlog(tiktok, [T0 + timedelta(minutes=1)], received=at - timedelta(seconds=10))
+        rollup_run(now=at)
+
+    first_run = T0 + timedelta(hours=1, minutes=1)
+    late_run(first_run)
+    assert list(RollupRewrite.objects.values_list("created_at", flat=True)) == [first_run]
+    # Two days of the runs' clock later, to the microsecond, it is still kept; then dropped.
+    late_run(first_run + timedelta(days=2))
+    assert RollupRewrite.objects.count() == 2
+    late_run(first_run + timedelta(days=2, microseconds=1))
+    assert sorted(RollupRewrite.objects.values_list("created_at", flat=True)) == [
+        first_run + timedelta(days=2),
+        first_run + timedelta(days=2, microseconds=1),
+    ]
+
+
+def _waiting_advisory_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_waits_for_the_run_in_progress(tiktok):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's advisory lock")
+    add(tiktok, T0, 2)
+    done = threading.Event()
+
+    def second_run() -> None:
+        try:
+            rollup_run(now=T0 + timedelta(minutes=1))
+        finally:
+            done.set()
+            connections.close_all()
+
+    with connection.cursor() as cursor, transaction.atomic():
+        # The lock a run in progress holds.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.rollup'))")
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while _waiting_advisory_locks() < 1:
+            assert not done.is_set(), "the run did not wait for the lock"
+            assert time.monotonic() < deadline, "the run never asked for the lock"
+            time.sleep(0.005)
+        assert not done.is_set()
+    thread.join(timeout=20)
+    assert done.is_set() and minutes() == {T0: 2}

@@ -191,3 +191,45 @@ def test_full_subdivision_without_a_country_is_not_compared() -> None:
     report, errors = clean_report(ok(country="", subdivision="US-CA"), SERVICES)
     assert report is None
     assert errors == {"country": ["This field is required."]}
+
+
+# ------------------------------------------------------------------ "it works again for me"
+
+
+def test_a_recovery_of_a_service_without_an_other_problem_is_clean() -> None:
+    from reports.validation import CleanRecovery, clean_recovery
+
+    # TikTok here offers no "other": a recovery is judged on its service, not on a problem.
+    got = clean_recovery({"service": "TikTok", "country": "br", "subdivision": "BR-SP"}, SERVICES)
+    assert got == (CleanRecovery(7, "BR", "BR-SP"), {})
+
+
+def test_a_recovery_names_its_wrong_shapes_in_the_reports_words() -> None:
+    from reports.validation import clean_recovery
+
+    assert clean_recovery(["service"], SERVICES) == (
+        None,
+        {"non_field_errors": ["Expected a JSON object."]},
+    )
+    assert clean_recovery({"service": "tiktok", "country": "BR", "problem": "x"}, SERVICES) == (
+        None,
+        {"problem": ["Unknown field."]},
+    )
+
+
+def test_an_observed_at_is_returned_in_utc_whatever_the_local_zone(monkeypatch) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from reports.validation import clean_observed_at
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30: the process's local zone
+    time.tzset()
+    try:
+        at, error = clean_observed_at("2026-03-02T13:30:00+02:00", now=now)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert error is None and at == now - timedelta(minutes=30)
+    assert at.tzinfo is UTC
