@@ -261,8 +261,23 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception or Http404())
 
 
+@public_page
 def api_docs(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/api_docs.html", {"ref": api_reference()})
+    """The API reference's index: every operation in a line, by tag, and where each schema is."""
+    ref = api_reference()
+    homes = ref.home_of()
+    schemas = [(s.name, homes[s.name]) for s in ref.schemas if s.name in homes]
+    return render(request, "web/api_docs.html", {"ref": ref, "schemas": schemas})
+
+
+@public_page
+def api_docs_tag(request: HttpRequest, tag: str) -> HttpResponse:
+    """One tag's operations in full, with every schema they use."""
+    ref = api_reference()
+    section = ref.section(tag)
+    if section is None:
+        raise Http404("Unknown tag")
+    return render(request, "web/api_docs_tag.html", {"ref": ref, "section": section})
 
 
 def robots_txt(request: HttpRequest) -> HttpResponse:
