@@ -209,3 +209,41 @@ def _alert_links(service) -> dict[str, str]:
         "alerts-confirm": f"/alerts/confirm/{confirm_token(signup)}/",
         "alerts-unsubscribe": f"/alerts/unsubscribe/{unsubscribe_token(alert.id)}/",
     }
+
+
+CARD_GAPS = """() => {
+    const cards = [...document.querySelectorAll('main .card')].map(c => c.getBoundingClientRect());
+    const gaps = [];
+    for (const a of cards) {
+        // The nearest card below this one in its column.
+        const below = cards
+            .filter(b => b.top >= a.bottom - 1 && b.left < a.right && b.right > a.left)
+            .sort((x, y) => x.top - y.top)[0];
+        if (below) gaps.push(Math.round(below.top - a.bottom));
+    }
+    return gaps;
+}"""
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_sections_keep_their_spacing_and_choices_are_tap_targets(browser, live_server, data, size):
+    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    try:
+        page.goto(live_server.url + "/")
+        gap = page.evaluate(
+            "() => document.getElementById('services-h').getBoundingClientRect().top"
+            " - document.querySelector('.problems-now').getBoundingClientRect().bottom"
+        )
+        assert gap >= 16, gap  # the "All services" heading clear of the "Problems now" card
+        page.goto(live_server.url + "/tiktok/")
+        page.wait_for_load_state("networkidle")
+        # One card's margin between cards, in a column of two as in one.
+        assert set(page.evaluate(CARD_GAPS)) == {16}, page.evaluate(CARD_GAPS)
+        page.goto(live_server.url + "/tiktok/report")
+        heights = page.evaluate(
+            "() => [...document.querySelectorAll('.report-form fieldset label')]"
+            ".map(l => l.getBoundingClientRect().height)"
+        )
+        assert heights and min(heights) >= 32, heights
+    finally:
+        context.close()
