@@ -137,6 +137,9 @@ def main() -> None:
         log(f"manage.py {' '.join(command)}")
         run_checked([python, "manage.py", *command], env, timeout=1800)
     port = free_port()
+    # As a deployment sets it: the pages' hreflang alternates and share links are absolute
+    # URLs of the site (relative ones fail Lighthouse's hreflang audit).
+    env["SITE_URL"] = f"http://127.0.0.1:{port}"
     server = start_gunicorn(env, port, Path("/tmp/outage-radar-audit.log"))
     pages: dict[str, dict[str, Any]] = {}
     try:
