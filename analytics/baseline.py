@@ -180,7 +180,7 @@ def _lagged(a: FloatArray, lag: int, rows: IntArray) -> FloatArray:
     return out
 
 
-def _cumsum_rows(a: npt.NDArray[np.float64] | BoolArray) -> FloatArray:
+def cumsum_rows(a: npt.NDArray[np.float64] | BoolArray) -> FloatArray:
     """np.cumsum(a, axis=0) in float64, with a row of zeros on top.
 
     Accumulation adds row after row whatever the memory order, so the result is the same to
@@ -200,8 +200,8 @@ def trailing_sum(a: FloatArray, w: int) -> FloatArray:
         return out
     nan = np.isnan(a)
     filled = np.where(nan, 0.0, a)
-    csum = _cumsum_rows(filled)
-    cnan = _cumsum_rows(nan)
+    csum = cumsum_rows(filled)
+    cnan = cumsum_rows(nan)
     window = csum[w:] - csum[: rows - w + 1]
     holes = (cnan[w:] - cnan[: rows - w + 1]) > 0
     out[w - 1 :] = np.where(holes, np.nan, window)

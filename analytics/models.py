@@ -203,3 +203,31 @@ class Baseline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.country or 'all'} {self.hour:%Y-%m-%d %H:00}"
+
+
+class SeriesPeak(models.Model):
+    """A series' day peaks: on one UTC day, per window span, the largest ratio of reports to
+    expectation at unusual buckets outside outages (``analytics.detection.day_peaks``). The
+    detection pass keeps the largest it has seen; the records that hold an outage back are the
+    largest of the previous ``RECORD_DAYS`` days (``analytics.detection.RECORD_DAYS``)."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    country = models.CharField(max_length=2, blank=True, default="")
+    day = models.DateField()
+    # One column per analytics.detection.RECORD_SPANS (window span in minutes).
+    peak_2 = models.FloatField()
+    peak_5 = models.FloatField()
+    peak_15 = models.FloatField()
+    peak_45 = models.FloatField()
+    peak_120 = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "country", "day"], name="seriespeak_key")
+        ]
+        indexes = [models.Index(fields=["day"], name="seriespeak_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.country or 'all'} {self.day}"

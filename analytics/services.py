@@ -4,7 +4,8 @@ the incident domain (outages.services.detection_apply), which decides what it me
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 
 import numpy as np
 import numpy.typing as npt
@@ -19,14 +20,18 @@ from analytics.breakdown import problem_shares, region_excess
 from analytics.detection import (
     CLOSE_QUIET,
     CLOSE_RECENT_SPAN,
+    RECORD_DAYS,
+    RECORD_LEAD,
+    RECORD_SPANS,
     STATES,
     detect_frames,
     detect_many,
+    records_from_rows,
     rise_start,
     window_lengths,
 )
 from analytics.grids import PairGrid, Series, grid_series, grid_update
-from analytics.models import Baseline
+from analytics.models import Baseline, SeriesPeak
 from analytics.rollup import ROLLUP
 from analytics.selectors.detection import (
     busy_countries,
@@ -37,6 +42,7 @@ from analytics.selectors.detection import (
     parse_series_id,
     rollup_rewrites,
     rollup_watermark,
+    series_peak_rows,
     to_wide,
     window_breakdown,
 )
@@ -278,6 +284,72 @@ def recoveries_recent(*, now: datetime) -> dict[tuple[int, str], int]:
     return said
 
 
+# Records change when a day ends (and, for RECORD_LEAD after midnight, as the day before's last
+# buckets settle): each process reads them once per (day, settled) instead of every pass.
+_records: dict[str, tuple[tuple[date, bool], pd.DataFrame]] = {}
+# The day peaks this process last kept per series: only larger ones are written again.
+_peaks_kept: dict[str, tuple[date, dict[str, tuple[float, ...]]]] = {}
+_PEAK_FIELDS = tuple(f"peak_{span}" for span in RECORD_SPANS)
+
+
+def records_forget() -> None:
+    """Forget this process's copy of the records and of the day peaks it kept (after the
+    table was emptied or restored behind it)."""
+    _records.clear()
+    _peaks_kept.clear()
+
+
+def _series_records(at: datetime) -> pd.DataFrame:
+    day = at.date()
+    settled = at - datetime.combine(day, time_of_day.min, tzinfo=UTC) >= RECORD_LEAD
+    key = (day, settled)
+    kept = _records.get("records")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    rows = series_peak_rows(since=day - timedelta(days=RECORD_DAYS), until=day)
+    records = records_from_rows(rows)
+    _records["records"] = (key, records)
+    return records
+
+
+def series_peaks_keep(*, day: date, peaks: pd.DataFrame) -> int:
+    """Keep each series' day peaks (index = series id, ``peak_<span>`` columns), the larger of
+    what is kept and these, column by column; returns the rows written. Rows older than the
+    records reach are forgotten. Safe with two passes at once: the database takes the larger."""
+    kept = _peaks_kept.get("peaks")
+    seen = kept[1] if kept is not None and kept[0] == day else {}
+    rows: list[tuple[int | str | date | float, ...]] = []
+    values = peaks[list(_PEAK_FIELDS)].to_numpy(dtype=np.float64)
+    for sid, peak in zip(peaks.index.astype(str), values, strict=True):
+        if np.isnan(peak).any():
+            continue
+        new = tuple(float(v) for v in peak)
+        old = seen.get(sid)
+        if old is not None and all(n <= o for n, o in zip(new, old, strict=True)):
+            continue
+        merged = new if old is None else tuple(max(n, o) for n, o in zip(new, old, strict=True))
+        seen[sid] = merged
+        service_id, country = parse_series_id(sid)
+        rows.append((service_id, country, day, *merged))
+    _peaks_kept["peaks"] = (day, seen)
+    larger = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    table = SeriesPeak._meta.db_table
+    columns = ", ".join(_PEAK_FIELDS)
+    updates = ", ".join(f"{f} = {larger}({table}.{f}, excluded.{f})" for f in _PEAK_FIELDS)
+    marks = ", ".join(["%s"] * (3 + len(_PEAK_FIELDS)))
+    with connection.cursor() as cursor:
+        if rows:
+            cursor.executemany(
+                f"INSERT INTO {table} (service_id, country, day, {columns}) VALUES ({marks}) "
+                f"ON CONFLICT (service_id, country, day) DO UPDATE SET {updates}",
+                rows,
+            )
+        cursor.execute(
+            f"DELETE FROM {table} WHERE day < %s", [day - timedelta(days=RECORD_DAYS + 1)]
+        )
+    return len(rows)
+
+
 def detection_run(*, now: datetime | None = None) -> DetectionResult:
     """One detection pass over every service (and busy service-country pair) at once:
     open, update and resolve incidents, and rewrite every service's status."""
@@ -316,7 +388,15 @@ def detection_run(*, now: datetime | None = None) -> DetectionResult:
         recent_sum = np.zeros(0)
         latest_sum = np.zeros(0)
     else:
-        results = detect_many(data.wide, bucket=pd.Timedelta(minutes=1), history=data.history)
+        results = detect_many(
+            data.wide,
+            bucket=pd.Timedelta(minutes=1),
+            history=data.history,
+            records=_series_records(at),
+        )
+        peaks_day = results["peaks_day"].iloc[0] if len(results) else None
+        if peaks_day is not None and not pd.isna(peaks_day):
+            series_peaks_keep(day=pd.Timestamp(peaks_day).date(), peaks=results)
         data_service, data_country = data.service, data.country
         last = data.wide.to_numpy()[-int(STATUS_WINDOW / timedelta(minutes=1)) :]
         recent_sum = np.nansum(last, axis=0)

@@ -24,9 +24,11 @@ of its own, each carrying a unique marker in its comment):
 Per scenario: sent, acknowledged (201), stored (rows with the scenario's markers), lost
 (acknowledged, not stored), duplicated (a marker stored more than once), the status codes
 seen, 5xx (planned: 503 while the database is down; everything else is unplanned) and the
-time to recover after the service returned. Targets: 0 lost, 0 duplicated, 0 unplanned 5xx,
-recovery <= 5 s. A short run: CHAOS_LOAD_SECONDS=5 CHAOS_OUTAGE_SECONDS=5
-CHAOS_WORKER_DOWN_SECONDS=10.
+time to recover after the service returned. A worker returns when its process is started:
+its recover_s runs from there to the end of its first detection pass, boot included
+(worker_ready_s and pass_after_ready_s beside). Targets: 0 lost, 0 duplicated, 0 unplanned
+5xx, recovery <= 5 s. A short run: CHAOS_LOAD_SECONDS=5 CHAOS_OUTAGE_SECONDS=5
+CHAOS_WORKER_DOWN_SECONDS=10; CHAOS_SCENARIOS=worker (a comma list) runs only those.
 
 Every wait has a deadline; every process started here is stopped at the end, by its id.
 """
@@ -123,17 +125,10 @@ class App:
                 "--worker-tmp-dir=/dev/shm",
                 f"--access-logfile={self.root / 'access.log'}",
             ],
-            # As docker/start-worker.sh and start-beat.sh.
-            "worker": [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "ingest,analytics,notify,celery",
-                "--concurrency=2",
-                "--loglevel=INFO",
-            ],
+            # The image's own start script (its celery is this environment's, on PATH), so
+            # the worker measured is the one production starts.
+            "worker": ["sh", str(ROOT / "docker" / "start-worker.sh")],
+            # As docker/start-beat.sh.
             "beat": [
                 str(BIN / "celery"),
                 "-A",
@@ -362,28 +357,49 @@ def wait_for_database(app: App, read: Callable[[], Any]) -> Any:
             time.sleep(0.2)
 
 
+LOG_TIME = rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] "
 PASS_LINE = re.compile(
-    rb"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] "
-    rb"Task analytics\.tasks\.detect_task\[[^\]]+\] succeeded",
-    re.MULTILINE,
+    LOG_TIME + rb"Task analytics\.tasks\.detect_task\[[^\]]+\] succeeded", re.MULTILINE
 )
+READY_LINE = re.compile(LOG_TIME + rb"celery@\S+ ready\.", re.MULTILINE)
+
+
+def logged_after(log: bytes, line: re.Pattern[bytes], moment: datetime) -> float | None:
+    """Seconds from `moment` to the first `line` of a worker's log stamped after it (the log's
+    times are UTC here, to the millisecond)."""
+    for match in line.finditer(log):
+        at = datetime.strptime(match.group(1).decode() + " +0000", "%Y-%m-%d %H:%M:%S,%f %z")
+        seconds = (at - moment).total_seconds()
+        if seconds > 0:
+            return round(seconds, 2)
+    return None
 
 
 def first_pass_after(app: App, moment: datetime, *, deadline: float) -> float | None:
-    """Seconds from `moment` to the end of the worker's first detection pass after it (from
-    the worker's log, whose times are UTC here), waiting up to `deadline` seconds for one."""
+    """Seconds from `moment` to the end of the worker's first detection pass after it,
+    waiting up to `deadline` seconds for one."""
 
     def found() -> float | None:
-        for match in PASS_LINE.finditer((app.root / "worker.log").read_bytes()):
-            stamp = match.group(1).decode() + " +0000"
-            at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f %z")
-            seconds = (at - moment).total_seconds()
-            if seconds > 0:
-                return round(seconds, 1)
-        return None
+        return logged_after((app.root / "worker.log").read_bytes(), PASS_LINE, moment)
 
-    wait_until(lambda: found() is not None, deadline=deadline, step=0.5)
+    wait_until(lambda: found() is not None, deadline=deadline, step=0.2)
     return found()
+
+
+def worker_recovery(log: bytes, started: datetime) -> dict[str, Any]:
+    """A restarted worker's recovery from its log: the judged figure counts from the moment
+    its process was started (its boot is part of the outage, as a user sees it), with the
+    boot and the pass after it beside."""
+    ready_s = logged_after(log, READY_LINE, started)
+    pass_s = logged_after(log, PASS_LINE, started)
+    return {
+        "recover_s": pass_s,
+        "recover_what": "first detection pass done, from the worker process's start",
+        "worker_ready_s": ready_s,
+        "pass_after_ready_s": (
+            None if ready_s is None or pass_s is None else round(pass_s - ready_s, 2)
+        ),
+    }
 
 
 def rate_of(answers: list[Answer]) -> float:
@@ -513,29 +529,22 @@ def scenario_worker(app: App, slugs: list[tuple[str, str]]) -> dict[str, Any]:
     app.kill("worker")
     time.sleep(WORKER_DOWN_SECONDS)
     worker_log = app.root / "worker.log"
-    logged = worker_log.stat().st_size
+    started_at = datetime.now(UTC)
     app.start("worker")
-    back_at = datetime.now(UTC)
     log("worker: started again")
-    booted = wait_until(
-        lambda: b" ready." in worker_log.read_bytes()[logged:], deadline=RECOVERY_DEADLINE
-    )
-    ready_at = time.monotonic()
-    passed = wait_until(lambda: detection_pass_after(app, back_at), deadline=RECOVERY_DEADLINE)
-    resumed = None if passed is None else time.monotonic() - ready_at
+    first_pass_after(app, started_at, deadline=RECOVERY_DEADLINE)
+    recovery = worker_recovery(worker_log.read_bytes(), started_at)
+    # What the site sees: readiness dates a pass after the restart (polled through gunicorn
+    # under the load, so up to a poll and a request later than the log says).
+    seen = wait_until(lambda: detection_pass_after(app, started_at), deadline=RECOVERY_DEADLINE)
+    seen_s = None if seen is None else (datetime.now(UTC) - started_at).total_seconds()
     time.sleep(LOAD_SECONDS / 2)
     answers = load.stop()
     load_end = datetime.now(UTC)
     result = tally(app, "worker", answers)
     result["rate_per_s"] = rate_of(answers)
-    # The worker has returned when it is ready to take tasks; before that it is a process
-    # importing Django, Celery and numpy (worker_boot_s, reported beside).
-    result["recover_s"] = None if resumed is None else round(resumed, 2)
-    result["recover_what"] = "first detection pass after the worker said it was ready"
-    result["worker_boot_s"] = None if booted is None else round(booted, 2)
-    result["start_to_first_pass_s"] = (
-        None if resumed is None or booted is None else round(booted + resumed, 2)
-    )
+    result.update(recovery)
+    result["readiness_saw_pass_s"] = None if seen_s is None else round(seen_s, 2)
     # The rollup caught up with everything sent meanwhile, each report counted once.
     result["rollup"] = rollup_caught_up(app, load_end, deadline=90)
     return result
@@ -753,6 +762,11 @@ def own_app() -> Iterator[App]:
                 "SECURE_SSL_REDIRECT": "false",
                 "TRUSTED_PROXY_COUNT": "1",
                 "OUTAGES_VAR_DIR": str(root),
+                # docker/start-worker.sh runs `celery` from PATH; its queues less "status",
+                # whose tasks poll official status pages on the internet.
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                "CELERY_QUEUES": "ingest,analytics,notify,celery",
+                "CELERY_CONCURRENCY": "2",
                 "PYTHONUNBUFFERED": "1",
                 # The worker's log times are read back as UTC.
                 "TZ": "UTC",

@@ -1,7 +1,7 @@
 """Detection quality on simulated per-minute report counts and on real mention counts; prints
 one JSON line.
 
-Run: ``python bench/detect_quality.py`` (``make bench-detect``, about 45 s). No database, fixed
+Run: ``python bench/detect_quality.py`` (``make bench-detect``, about four minutes on two cores). No database, fixed
 seeds. Sections: ``ours`` and ``zscore`` (the simulated series), ``realistic`` (the same
 series with non-outage behaviours of real streams added), ``real_data`` (NAB scores on five real
 series), ``perf``.

@@ -222,19 +222,36 @@ REQUEST_LINE_TOO_LONG = {
 }
 
 
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+# common.middleware.DatabaseUnavailableMiddleware's answer, which every operation can give:
+# each reads the database (the catalogue, a token, the rows it returns or stores).
+UNAVAILABLE_RESPONSE = {
+    "description": 'The database is unavailable (error "unavailable"); nothing was stored. '
+    "Try again after Retry-After seconds.",
+    "headers": {
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": ERROR_CONTENT,
+}
+
+
 def schema_postprocess(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Responses that come from below the views, documented on every operation they can answer:
-    the server's 414, and the 413 of reports.middleware for every request with a body."""
-    too_large = {
-        "description": "Body too large.",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+    the server's 414, the 413 of reports.middleware for every request with a body, and the 503
+    of a database outage."""
+    too_large = {"description": "Body too large.", "content": ERROR_CONTENT}
     for methods in result.get("paths", {}).values():
         for operation in methods.values():
             responses = operation.setdefault("responses", {})
             responses.setdefault("414", REQUEST_LINE_TOO_LONG)
             if "requestBody" in operation:
                 responses.setdefault("413", too_large)
+            responses.setdefault("503", UNAVAILABLE_RESPONSE)
     return result
 
 

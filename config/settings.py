@@ -66,7 +66,16 @@ elif not SECRET_KEY or (SECRET_KEY in (DEV_SECRET_KEY, "change-me") and not DEV_
         "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. "
         "DEV_MODE=true (make run, the tests) runs on a published development key."
     )
-ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "*").split(",") if h]
+# The host names the site answers to (comma-separated; "*" for any, ".example.org" for it and
+# its subdomains). Django answers 400 to a request naming any other, so no link, redirect or
+# kept page is built from a name a client made up. Production's default is the machine itself
+# (a health check on loopback): a deployment that has not named its host refuses its visitors
+# rather than trusting every name. The development mode answers to any (make run, the tests).
+ALLOWED_HOSTS = [
+    h
+    for h in envstr("ALLOWED_HOSTS", "*" if DEV_MODE else "localhost,127.0.0.1,[::1]").split(",")
+    if h
+]
 CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SITE_NAME = envstr("SITE_NAME", "Outage Radar")
 

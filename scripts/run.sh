@@ -42,8 +42,9 @@ if [ -n "${REDIS_URL:-}" ]; then workers=${WEB_CONCURRENCY:-2}; else workers=1; 
 "$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "$workers" \
     --threads 4 --access-logfile - --error-logfile - >"$OUTAGES_VAR_DIR/web.log" 2>&1 &
 pids+=($!)
-# Solo pool: one process keeps memory low and SQLite writes serialised.
-"$BIN/celery" -A config worker -B --pool=solo -Q celery,status --loglevel=INFO \
+# Solo pool: one process keeps memory low and SQLite writes serialised. No mingle, as in
+# docker/start-worker.sh (only a Redis broker would have it).
+"$BIN/celery" -A config worker -B --pool=solo -Q celery,status --without-mingle --loglevel=INFO \
     --schedule="$OUTAGES_VAR_DIR/celerybeat-schedule" >"$OUTAGES_VAR_DIR/worker.log" 2>&1 &
 pids+=($!)
 

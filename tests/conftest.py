@@ -9,6 +9,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from analytics.services import records_forget
 from common import cache as common_cache
 from common.logs import warn_every_reset
 from config.celery import app as celery_app
@@ -65,6 +66,7 @@ def _clean_cache() -> Iterator[None]:
     outbox_breaker_reset()
     warn_every_reset()
     catalogue_forget()
+    records_forget()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
@@ -72,6 +74,7 @@ def _clean_cache() -> Iterator[None]:
     outbox_breaker_reset()
     warn_every_reset()
     catalogue_forget()
+    records_forget()
 
 
 @pytest.fixture

@@ -31,3 +31,12 @@ def test_the_app_gets_no_default_secret_key():
     for name in ("web", "worker", "beat"):
         key = compose()["services"][name]["environment"]["SECRET_KEY"]
         assert key.startswith("${SECRET_KEY:?"), (name, key)
+
+
+def test_the_site_answers_to_its_own_names_and_the_health_check():
+    for name in ("web", "worker", "beat"):
+        hosts = compose()["services"][name]["environment"]["ALLOWED_HOSTS"]
+        # Not "*": a name to set (localhost for a trial), and loopback for web's health check.
+        assert hosts == "${ALLOWED_HOSTS:-localhost},127.0.0.1", (name, hosts)
+    check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in check

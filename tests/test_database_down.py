@@ -7,6 +7,7 @@ in its error shape, pages their last good copy or a plain page, reports are refu
 partial write, and readiness names the database while liveness still answers."""
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -107,8 +108,24 @@ def _as_a_server_would(call):
         request_finished.send(sender=__name__)
 
 
+def documented(schema: dict, path: str, method: str = "get") -> dict:
+    """The schema's operation for a concrete path: the template that matches it with the most
+    fixed characters (/outages/open before /outages/{outage_id})."""
+    path = path.split("?", 1)[0]
+    matching = [
+        template
+        for template in schema["paths"]
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path)
+    ]
+    best = max(matching, key=lambda t: len(re.sub(r"\{[^}]+\}", "", t)))
+    operation: dict = schema["paths"][best][method]
+    return operation
+
+
 def test_the_api_answers_503_in_its_error_shape_with_retry_after(database, api):
     assert api.get("/api/v1/services/gmail").status_code == 200  # up, and answering
+    schema = api.get("/api/v1/schema?format=json").json()
+    shape = set(schema["components"]["schemas"]["Error"]["properties"])
     database.stop()
     for i, path in enumerate(API_READS):
         # Alternately on the connection that was cut and through the per-request check.
@@ -117,9 +134,11 @@ def test_the_api_answers_503_in_its_error_shape_with_retry_after(database, api):
         assert r["Content-Type"] == "application/json", path
         body = r.json()
         assert body["error"] == "unavailable" and body["message"], (path, body)
-        assert set(body) <= {"error", "message", "fields"}
+        assert set(body) <= shape == {"error", "message", "fields"}
         assert int(r["Retry-After"]) > 0
         assert r["Cache-Control"] == "no-store"
+        # What the schema promises for this operation.
+        assert "Retry-After" in documented(schema, path)["responses"]["503"]["headers"], path
 
 
 def test_report_posts_answer_503_and_store_nothing(database, api, client):

@@ -106,6 +106,13 @@ def test_responses_from_below_the_views_are_documented(api):
             assert "text/html" in responses["414"]["content"], (method, path)
             if "requestBody" in operation:
                 assert "413" in responses, (method, path)
+            # A database outage (tests/test_database_down.py): the error shape, and when to
+            # try again.
+            unavailable = responses["503"]
+            assert unavailable["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }, (method, path)
+            assert unavailable["headers"]["Retry-After"]["required"] is True, (method, path)
 
 
 def test_docs_are_served_without_a_cdn(api):

@@ -1,7 +1,7 @@
 """Reads for analytics: plain rows out of the rollup tables, shaped for the pure functions."""
 
 import struct
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +10,9 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max, Min, Sum
 
+from analytics.detection import RECORD_SPANS
 from analytics.grids import IntArray, PairRows, country_code
-from analytics.models import HourCount, MinuteCount, RollupRewrite, RollupState
+from analytics.models import HourCount, MinuteCount, RollupRewrite, RollupState, SeriesPeak
 from analytics.sql import epoch_seconds
 
 
@@ -232,3 +233,21 @@ def to_wide(rows: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     seen = np.maximum.accumulate(matrix > 0, axis=0)
     matrix = np.where(seen, matrix, np.nan)
     return pd.DataFrame(matrix, index=index, columns=pd.Index(series, name="series_id"))
+
+
+def series_peak_rows(*, since: date, until: date) -> pd.DataFrame:
+    """Kept day peaks of every series for the days since..until (exclusive): ``series_id``,
+    ``day`` and one ``peak_<span>`` column per ``analytics.detection.RECORD_SPANS``."""
+    fields = [f"peak_{span}" for span in RECORD_SPANS]
+    rows = list(
+        SeriesPeak.objects.filter(day__gte=since, day__lt=until).values_list(
+            "service_id", "country", "day", *fields
+        )
+    )
+    frame = pd.DataFrame(rows, columns=["service_id", "country", "day", *fields])
+    frame.insert(
+        0,
+        "series_id",
+        [series_id(s, c) for s, c in zip(frame["service_id"], frame["country"], strict=True)],
+    )
+    return frame.drop(columns=["service_id", "country"])

@@ -202,7 +202,7 @@ def _five_minute_series(seed: int) -> pd.Series:
     return counts
 
 
-def test_a_lone_five_minute_bucket_opens_when_it_is_a_two_week_record() -> None:
+def test_a_lone_five_minute_bucket_opens_when_it_is_a_seven_week_record() -> None:
     counts = _five_minute_series(seed=21)
     at = START + pd.Timedelta(days=17, hours=11)
     spiked = counts.copy()
@@ -222,10 +222,10 @@ def test_a_lone_bucket_below_an_earlier_burst_is_routine() -> None:
     result = detect(spiked)
     opened = [start for start, _ in runs(result["state"] == "outage")]
     assert earlier in opened  # the first burst was a record then
-    assert at not in opened  # a smaller one within two weeks is not news
-    # The same second burst with the first one more than two weeks before it is a record again.
-    late = START + pd.Timedelta(days=17 + 15, hours=11)
-    longer, _ = series(rate=2, weeks=5, seed=22, freq="5min")
+    assert at not in opened  # a smaller one within seven weeks is not news
+    # The same second burst with the first one more than seven weeks before it is news again.
+    late = START + pd.Timedelta(days=10 + 50, hours=11)
+    longer, _ = series(rate=2, weeks=9, seed=22, freq="5min")
     longer.loc[[earlier]] += 200
     longer.loc[[late]] += 150
     opened = [start for start, _ in runs(detect(longer)["state"] == "outage")]
@@ -248,15 +248,15 @@ def test_a_lone_bucket_record_compares_shrunk_ratios() -> None:
     assert ratio[:2, 0].tolist() == [1.0, 1.0]
     assert np.isnan(ratio[2, 0])
     grid = detection.grid_for(pd.Timedelta(hours=1))  # one bucket a block: easy to count
-    values = np.arange(1.0, 24 * 20 + 1)[:, None]
+    values = np.arange(1.0, 24 * 55 + 1)[:, None]
     record = detection.lone_record(values, grid, 0)
     assert np.isnan(record[24 * 3 - 1, 0])  # 71 blocks seen: under three days
     assert record[24 * 3, 0] == 24 * 3  # from three days on: the largest before
-    assert record[24 * 16, 0] == 24 * 16  # the largest of the 14 days before (336 blocks)
+    assert record[24 * 51, 0] == 24 * 51  # the largest of the 49 days before (1,176 blocks)
     falling = values[::-1].copy()
     record = detection.lone_record(falling, grid, 0)
-    assert record[24 * 15, 0] == falling[24 * 15 - 24 * 14, 0]  # the oldest of the span counts
-    assert record[24 * 15, 0] != falling[24 * 15 - 24 * 14 - 1, 0]  # one older does not
+    assert record[24 * 50, 0] == falling[24 * 50 - 24 * 49, 0]  # the oldest of the span counts
+    assert record[24 * 50, 0] != falling[24 * 50 - 24 * 49 - 1, 0]  # one older does not
 
 
 def _alarm_runs(

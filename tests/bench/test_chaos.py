@@ -3,6 +3,7 @@ request that sent it, the tally of answers against stored rows, and the hostile 
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import cast
 
 from bench import chaos
@@ -60,3 +61,25 @@ def test_the_corpus_reaches_every_intake_field_with_markers_of_its_own():
         assert any(f"reports {field} " in n for n in names)
         assert any(f"reports/batch {field} " in n for n in names)
     assert any("cursor" in n for n in names) and any("observed_at" in n for n in names)
+
+
+def test_a_restarted_worker_recovers_from_its_process_start_not_from_ready():
+    started = datetime(2026, 12, 1, 18, 25, 19, 340000, tzinfo=UTC)
+    log = (
+        # The worker's earlier life, before the restart: not this recovery.
+        b"[2026-12-01 18:25:06,402: INFO/ForkPoolWorker-1] Task analytics.tasks.detect_task"
+        b"[e27d] succeeded in 0.10s: 0\n"
+        b" -------------- celery@vm v5.7.0 (collider)\n"
+        b"[2026-12-01 18:25:24,274: INFO/MainProcess] Connected to redis://127.0.0.1:6379/0\n"
+        b"[2026-12-01 18:25:24,401: INFO/MainProcess] celery@vm ready.\n"
+        b"[2026-12-01 18:25:24,403: INFO/MainProcess] Task analytics.tasks.detect_task[fff8]"
+        b" received\n"
+        b"[2026-12-01 18:25:24,574: INFO/ForkPoolWorker-2] Task analytics.tasks.detect_task"
+        b"[fff8] succeeded in 0.16s: 0\n"
+    )
+    found = chaos.worker_recovery(log, started)
+    # Judged: from the process's start to the end of its first pass, the boot included.
+    assert found["recover_s"] == 5.23
+    assert (found["worker_ready_s"], found["pass_after_ready_s"]) == (5.06, 0.17)
+    # A worker that has not passed yet has not recovered.
+    assert chaos.worker_recovery(log.rsplit(b"\n", 2)[0], started)["recover_s"] is None

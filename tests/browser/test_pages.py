@@ -156,10 +156,10 @@ def test_the_api_viewers_and_the_admin_load_under_the_policy(desktop, live_serve
     page.goto(live_server.url + "/api/v1/redoc")
     page.wait_for_selector("redoc h1, .redoc-wrap h1", state="attached")
     page.wait_for_load_state("networkidle")
-    # Redoc's "API docs by Redocly" logo is an image from its CDN: the policy blocks it, the
-    # one thing on the page not from this site.
-    assert watch.foreign == ["https://cdn.redoc.ly/redoc/logo-mini.svg"], watch.foreign
-    assert len(watch.errors) == 1 and "cdn.redoc.ly" in watch.errors[0], watch.errors
+    # Redoc's script comes without its "API docs by Redocly" logo from the CDN (web/redoc.py):
+    # nothing on the page from another host, nothing for the policy to block.
+    assert "API docs by Redocly" in page.inner_text("redoc")
+    assert watch.errors == [] and watch.foreign == [], (watch.errors, watch.foreign)
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])

@@ -85,6 +85,24 @@ def test_https_settings_are_on_in_production_and_each_can_be_switched_off():
     assert done.stdout.split()[:4] == ["False", "0", "False", "False"], done.stderr
 
 
+def test_production_answers_only_to_the_host_names_it_is_given():
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from django.test import Client; c = Client(); print(','.join(settings.ALLOWED_HOSTS)); "
+        "print(*(c.get('/healthz', HTTP_HOST=h).status_code "
+        "for h in ('127.0.0.1:8000', 'radar.example.org', 'evil.example')))"
+    )
+    key = secrets.token_urlsafe(50)
+    # Unset, production answers to the machine itself (a health check), and to no other name.
+    done = run([sys.executable, "-c", script], SECRET_KEY=key)
+    assert done.stdout.split() == ["localhost,127.0.0.1,[::1]", "200", "400", "400"], done.stderr
+    done = run([sys.executable, "-c", script], SECRET_KEY=key, ALLOWED_HOSTS="radar.example.org")
+    assert done.stdout.split() == ["radar.example.org", "400", "200", "400"], done.stderr
+    # The development mode, on one machine, answers to any name.
+    done = run([sys.executable, "-c", script], DEV_MODE="true")
+    assert done.stdout.split() == ["*", "200", "200", "200"], done.stderr
+
+
 def test_the_admin_path_comes_from_the_environment():
     script = (
         "import django; django.setup(); from django.urls import reverse; "

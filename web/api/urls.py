@@ -7,7 +7,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from web import feeds, views
+from web import feeds, redoc, views
 from web.api import events, incidents, services, subscriptions, trends
 from web.caching import public_page
 
@@ -88,4 +88,6 @@ urlpatterns = [
         redoc_csp(SpectacularRedocView.as_view(url_name="api_schema")),
         name="api_redoc",
     ),
+    # Its script, without the logo it would fetch from Redocly's CDN (web/redoc.py).
+    path("redoc.js", redoc.redoc_script, name="api_redoc_script"),
 ]
