@@ -1,6 +1,7 @@
-"""Lighthouse on every page, desktop and phone: `make audit` prints one JSON document (progress
-goes to stderr) with each page's four category scores (0-100) and its cumulative layout shift,
-beside the targets, and exits non-zero when a page misses one.
+"""Lighthouse on every page, desktop and phone, in English and (home and service) in every
+other shipped language: `make audit` prints one JSON document (progress goes to stderr) with
+each page's four category scores (0-100) and its cumulative layout shift, beside the targets,
+and exits non-zero when a page misses one.
 
 The product runs as in production on this machine (gunicorn, DEBUG off, PostgreSQL and Redis,
 collected static files) with the demo's history rolled up and detected, in a fresh database of
@@ -38,8 +39,25 @@ PAGES = {
     "region": "/region/US/",
     "report": "/youtube/report",
     "thanks": "/youtube/report/thanks",
+    "works_again": "/youtube/works-again",
+    "alerts": "/youtube/alerts/",
     "api_docs": "/api/v1/docs",
+    "api_docs_tag": "/api/v1/docs/services",
 }
+# The same pages in the other shipped languages, under their prefix ("home:ja" is /ja/); by
+# default home and service in each (AUDIT_PAGES may name any page:language).
+LANGUAGES = ("es", "pt-br", "fr", "de", "ja", "hi")
+LOCALISED = ("home", "service")
+NOT_TRANSLATED = ("api_docs", "api_docs_tag")  # the API reference is in English, like the API
+
+
+def page_path(page: str) -> str:
+    name, _, language = page.partition(":")
+    if name not in PAGES or (language and (language not in LANGUAGES or name in NOT_TRANSLATED)):
+        raise SystemExit(f"unknown page {page!r}")
+    return f"/{language}{PAGES[name]}" if language else PAGES[name]
+
+
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 TARGETS = {"min_score": 95, "max_cls": 0.02}
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
@@ -119,15 +137,20 @@ def main() -> None:
         log(f"manage.py {' '.join(command)}")
         run_checked([python, "manage.py", *command], env, timeout=1800)
     port = free_port()
+    # As a deployment sets it: the pages' hreflang alternates and share links are absolute
+    # URLs of the site (relative ones fail Lighthouse's hreflang audit).
+    env["SITE_URL"] = f"http://127.0.0.1:{port}"
     server = start_gunicorn(env, port, Path("/tmp/outage-radar-audit.log"))
     pages: dict[str, dict[str, Any]] = {}
     try:
         wait_ready(port, server)
-        # AUDIT_PAGES=map,api_docs audits only those.
-        chosen = [p for p in os.environ.get("AUDIT_PAGES", "").split(",") if p] or list(PAGES)
-        for page, path in PAGES.items():
-            if page not in chosen:
-                continue
+        # AUDIT_PAGES=map,api_docs,home:ja audits only those.
+        chosen = [p for p in os.environ.get("AUDIT_PAGES", "").split(",") if p] or [
+            *PAGES,
+            *(f"{page}:{language}" for language in LANGUAGES for page in LOCALISED),
+        ]
+        for page in chosen:
+            path = page_path(page)
             for form_factor in ("desktop", "mobile"):
                 result = lighthouse(f"http://127.0.0.1:{port}{path}", form_factor)
                 log(f"{page} {form_factor}: {result}")

@@ -1,10 +1,10 @@
 """Detection quality on simulated per-minute report counts and on real mention counts; prints
 one JSON line.
 
-Run: ``python bench/detect_quality.py`` (``make bench-detect``, about four minutes on two cores). No database, fixed
-seeds. Sections: ``ours`` and ``zscore`` (the simulated series), ``realistic`` (the same
-series with non-outage behaviours of real streams added), ``real_data`` (NAB scores on five real
-series), ``perf``.
+Run: ``python bench/detect_quality.py`` (``make bench-detect``, about four minutes on two
+cores). No database, fixed seeds. Sections: ``ours`` and ``zscore`` (the simulated series),
+``realistic`` (the same series with non-outage behaviours of real streams added),
+``real_data`` (NAB scores on five real series), ``perf``.
 
 Simulated data
     400 series (320 with outages, 80 clean) of per-minute counts over 6 weeks: 5 weeks of

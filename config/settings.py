@@ -381,6 +381,8 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "outages.models.Level",
         "DeliveryStatusEnum": "outages.models.DeliveryStatus",
         "OutageStatusEnum": ["open", "resolved"],
+        # A heatmap's regions and its recoveries: one name for the one choice.
+        "RegionLevelEnum": ["country", "subdivision"],
     },
     # Swagger UI and Redoc from drf-spectacular-sidecar's bundled files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,7 +1,11 @@
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
+from common.regions import country_name, subdivision_name
+from outages.models import Incident
 from reports.models import Recovery, Report
 
 
@@ -65,3 +69,69 @@ def report_count_in(*, service_id: int, since: datetime, country: str = "") -> i
     if country:
         qs = qs.filter(country=country)
     return qs.count()
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryService:
+    slug: str
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRegion:
+    """How many people in one region say it works again, during the incidents open now."""
+
+    code: str  # ISO 3166-1 alpha-2, or ISO 3166-2 at level "subdivision"
+    count: int
+    level: str  # "country" or "subdivision"
+    services: tuple[RecoveryService, ...]  # most first
+
+    @property
+    def name(self) -> str:
+        # At display time, in the page's language (the rows serve every language).
+        return country_name(self.code) if self.level == "country" else subdivision_name(self.code)
+
+
+def recoveries_open(*, service_id: int | None = None, country: str = "") -> list[RecoveryRegion]:
+    """Where people say it works again, for the incidents open now (of one service if given):
+    counted recoveries since each incident began and within its scope (a worldwide incident's
+    in every country, a country incident's in that country), per country, or, given a country,
+    per subdivision of it. Most first, ties by code.
+
+    A recovery inside two open incidents' scopes (a worldwide one and a country's) is counted
+    once: the scopes are one condition."""
+    open_ = Incident.objects.filter(ended_at=None)
+    if service_id is not None:
+        open_ = open_.filter(service_id=service_id)
+    scopes = Q()
+    for incident_service, incident_country, started_at in open_.values_list(
+        "service_id", "country", "started_at"
+    ):
+        scope = Q(service_id=incident_service, created_at__gte=started_at)
+        if incident_country:
+            scope &= Q(country=incident_country)
+        scopes |= scope
+    if not scopes:
+        return []
+    qs = Recovery.objects.filter(scopes, counted=True)
+    key = "country"
+    if country:
+        key = "subdivision"
+        qs = qs.filter(country=country).exclude(subdivision="")
+    rows = qs.values(key, "service__slug", "service__name").annotate(n=Count("id"))
+    by_region: dict[str, list[RecoveryService]] = defaultdict(list)
+    for row in rows:
+        by_region[row[key]].append(
+            RecoveryService(slug=row["service__slug"], name=row["service__name"], count=row["n"])
+        )
+    regions = [
+        RecoveryRegion(
+            code=code,
+            count=sum(s.count for s in services),
+            level=key,
+            services=tuple(sorted(services, key=lambda s: (-s.count, s.slug))),
+        )
+        for code, services in by_region.items()
+    ]
+    return sorted(regions, key=lambda r: (-r.count, r.code))

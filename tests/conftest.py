@@ -24,6 +24,7 @@ from tests.mail import MailServer
 from tests.push import PushService, vapid_private_key
 from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
+from web.caching import page_memo_forget
 
 # `make mutation` (scripts/mutation.py) runs pytest many times in one process (mutmut forks a
 # child per mutant from the process that ran the clean suite). Each pytest session there keeps
@@ -80,6 +81,7 @@ def _clean_cache() -> Iterator[None]:
     warn_every_reset()
     catalogue_forget()
     records_forget()
+    page_memo_forget()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
@@ -88,6 +90,7 @@ def _clean_cache() -> Iterator[None]:
     warn_every_reset()
     catalogue_forget()
     records_forget()
+    page_memo_forget()
 
 
 @pytest.fixture

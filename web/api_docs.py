@@ -1,9 +1,15 @@
-"""The API's reference as one server-rendered page, read from the same OpenAPI schema that
-/api/v1/schema serves: plain HTML and the site's stylesheet, so it loads fast on a phone and
-reads well with a screen reader, which the script-drawn viewers (Swagger UI, Redoc, still at
-their own addresses) do not."""
+"""The API's reference as server-rendered pages, read from the same OpenAPI schema that
+/api/v1/schema serves: plain HTML and the site's stylesheet, so they load fast on a phone and
+read well with a screen reader, which the script-drawn viewers (Swagger UI, Redoc, still at
+their own addresses) do not.
+
+An index (every operation in a line, by tag) and a page per tag with its operations and every
+schema they use, directly or through another schema: the whole reference on one page was
+168 kB of HTML and 4,200 elements, more than a phone lays out quickly (Lighthouse's DOM size
+audit failed); the largest tag page is a third of that."""
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +36,25 @@ class Operation:
     summary: str
     description: str
     parameters: list[Field]
-    body: str | None
-    responses: list[tuple[str, str, str | None]]  # status, description, schema name
+    body: tuple[str, str | None] | None  # the schema in words, the component it names
+    # status, description, the schema in words and the component it names (a CSV or an
+    # Atom document names none)
+    responses: list[tuple[str, str, str | None, str | None]]
+
+
+@dataclass
+class Schema:
+    name: str
+    description: str
+    properties: list[Field]
 
 
 @dataclass
 class Section:
     tag: str
     operations: list[Operation] = field(default_factory=list)
+    # Every component its operations use, directly or through another, in the schema's order.
+    schemas: list[Schema] = field(default_factory=list)
 
 
 @dataclass
@@ -46,7 +63,18 @@ class Reference:
     version: str
     description: str
     sections: list[Section]
-    schemas: list[tuple[str, str, list[Field]]]  # name, description, properties
+    schemas: list[Schema]
+
+    def section(self, tag: str) -> Section | None:
+        return next((s for s in self.sections if s.tag == tag), None)
+
+    def home_of(self) -> dict[str, str]:
+        """Each schema's tag page: the first tag, in the index's order, whose page has it."""
+        homes: dict[str, str] = {}
+        for section in self.sections:
+            for schema in section.schemas:
+                homes.setdefault(schema.name, section.tag)
+        return homes
 
 
 def type_of(schema: dict[str, Any]) -> tuple[str, str | None]:
@@ -73,15 +101,41 @@ def type_of(schema: dict[str, Any]) -> tuple[str, str | None]:
     return words, None
 
 
-def _content_schema(content: dict[str, Any]) -> str | None:
+def _refs(node: Any) -> Iterator[str]:
+    """The component names a piece of the schema refers to, anywhere inside it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(REF):
+                yield value.removeprefix(REF)
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _closure(roots: list[str], components: dict[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_refs(components[name]))
+    return seen
+
+
+def _content_schema(content: dict[str, Any]) -> tuple[str, str | None] | None:
     for media in content.values():
         if "schema" in media:
-            return type_of(media["schema"])[0]
+            return type_of(media["schema"])
     return None
 
 
 def reference_from(schema: dict[str, Any]) -> Reference:
     sections: dict[str, Section] = {}
+    used: dict[str, list[str]] = {}  # tag -> the components its operations name
     for path, item in schema.get("paths", {}).items():
         for method in METHODS:
             op = item.get(method)
@@ -101,6 +155,7 @@ def reference_from(schema: dict[str, Any]) -> Reference:
                 )
             body = op.get("requestBody", {}).get("content")
             tag = (op.get("tags") or ["other"])[0]
+            used.setdefault(tag, []).extend(_refs(op))
             sections.setdefault(tag, Section(tag=tag)).operations.append(
                 Operation(
                     id=op.get("operationId", f"{method}-{path}"),
@@ -111,13 +166,18 @@ def reference_from(schema: dict[str, Any]) -> Reference:
                     parameters=params,
                     body=_content_schema(body) if body else None,
                     responses=[
-                        (code, r.get("description", ""), _content_schema(r.get("content", {})))
+                        (
+                            code,
+                            r.get("description", ""),
+                            *(_content_schema(r.get("content", {})) or (None, None)),
+                        )
                         for code, r in op.get("responses", {}).items()
                     ],
                 )
             )
+    components = schema.get("components", {}).get("schemas", {})
     schemas = []
-    for name, s in schema.get("components", {}).get("schemas", {}).items():
+    for name, s in components.items():
         required = set(s.get("required", []))
         props = []
         for prop, ps in s.get("properties", {}).items():
@@ -131,7 +191,14 @@ def reference_from(schema: dict[str, Any]) -> Reference:
                     description=ps.get("description", ""),
                 )
             )
-        schemas.append((name, s.get("description", "") or type_of(s)[0], props))
+        schemas.append(
+            Schema(
+                name=name, description=s.get("description", "") or type_of(s)[0], properties=props
+            )
+        )
+    for tag, section in sections.items():
+        names = _closure(used.get(tag, []), components)
+        section.schemas = [s for s in schemas if s.name in names]
     info = schema.get("info", {})
     return Reference(
         title=info.get("title", "API"),

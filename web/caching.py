@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,32 @@ class CachedPage:
     # than the rest of serving it from the cache. No length padding (GZipMiddleware's BREACH
     # measure): nothing on a public page is secret.
     gzipped: bytes | None = None
+
+
+# Each process also keeps the pages it served last, under the same keys: a key names the
+# minute and the detection pass, so a kept page is exactly what the shared cache holds for it,
+# and serving it costs neither the round trip to Redis nor unpickling the page (a live map or
+# home page is 50-100 kB) for every visitor of a flood. Bounded: the oldest goes first.
+PAGE_MEMO_ENTRIES = 64
+_page_memo: dict[str, CachedPage] = {}
+_page_memo_lock = threading.Lock()
+
+
+def _memo_get(key: str) -> CachedPage | None:
+    return _page_memo.get(key)
+
+
+def _memo_keep(key: str, page: CachedPage) -> None:
+    with _page_memo_lock:
+        _page_memo[key] = page
+        while len(_page_memo) > PAGE_MEMO_ENTRIES:
+            del _page_memo[next(iter(_page_memo))]
+
+
+def page_memo_forget() -> None:
+    """Forget this process's copies of pages (after the shared cache was emptied on purpose)."""
+    with _page_memo_lock:
+        _page_memo.clear()
 
 
 class _Uncacheable(Exception):
@@ -160,8 +187,9 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
             _keep_last_good(request, computed)
             return computed
 
+        key = page_key(request, now)
         try:
-            page = cached(page_key(request, now), compute)
+            page = _memo_get(key) or cached(key, compute)
         except _Uncacheable as exc:
             return exc.response
         except DATABASE_UNAVAILABLE:
@@ -170,6 +198,7 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
                 raise  # common.middleware answers with the plain 503 page
             logger.warning("database unavailable, serving the last good %s", request.path)
             return kept
+        _memo_keep(key, page)
         etag = page.etag
         if (
             page.gzipped is not None

@@ -10,6 +10,7 @@ Those unprefixed answers carry `Vary: Accept-Language, Cookie`; prefixed ones va
 The read API, feeds, badges, health checks and the admin are not under a prefix: they speak
 English (the API translates its words on request: `?lang=`, common/api.py)."""
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -72,16 +73,25 @@ def wanted_language(request: HttpRequest) -> str:
         return settings.LANGUAGE_CODE
 
 
+@functools.lru_cache(maxsize=2048)
+def _url_name(urlconf: str, path: str) -> str | None:
+    """The URL name of an unprefixed path, kept per process: resolving it here as well as in
+    Django's handler doubled the cost of resolving every request (the page patterns come after
+    the API's). The URL configuration does not change while a process runs; bounded, so paths
+    a client invents only push older ones out."""
+    try:
+        return resolve(path, urlconf).url_name
+    except Resolver404:
+        return None
+
+
 def _negotiated(request: HttpRequest) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
     if translation.get_language_from_path(request.path_info):
         return False
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
-        return False
-    return match.url_name in NEGOTIATED
+    urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+    return _url_name(str(urlconf), request.path_info) in NEGOTIATED
 
 
 class LanguageMiddleware(MiddlewareMixin):

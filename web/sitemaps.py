@@ -1,5 +1,5 @@
 """The sitemap (/sitemap.xml, linked from /robots.txt): the pages worth a search engine's
-visit — home, the live map, every service and every country."""
+visit — home, the live map, every service and every country, the API reference."""
 
 from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from common.regions import countries
 from outages.models import Service
+from web.api_docs import api_reference
 
 
 class PageSitemap(Sitemap[str]):
@@ -51,15 +52,15 @@ class RegionSitemap(Sitemap[str]):
 
 
 class ReferenceSitemap(Sitemap[str]):
-    """The API reference: in English only, like the API."""
+    """The API reference, its index and a page per tag: in English only, like the API."""
 
     changefreq = "daily"
 
     def items(self) -> list[str]:
-        return ["api_docs"]
+        return ["", *(s.tag for s in api_reference().sections)]
 
     def location(self, item: str) -> str:
-        return reverse(item)
+        return reverse("api_docs_tag", args=[item]) if item else reverse("api_docs")
 
 
 SITEMAPS = {

@@ -19,7 +19,7 @@ from common.regions import countries, country_choices, country_name
 from outages import selectors
 from outages.models import Category, Service
 from outages.selectors import IncidentRow
-from reports.selectors import recovery_counts, report_recent_comments
+from reports.selectors import recoveries_open, report_recent_comments
 from web.api_docs import api_reference
 from web.caching import public_page
 from web.embeds import badge_width, embed_snippets
@@ -174,18 +174,10 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "site_url": settings.SITE_URL,
         "badge_width": badge_width(name=service.name, level=row.level),
         "comments": report_recent_comments(service_id=service.id),
-        "recoveries": _recoveries(service_id=service.id, incidents=summary.open_incidents),
+        # Where it works again, for the incident section and the map's list alike.
+        "recoveries": recoveries_open(service_id=service.id) if summary.open_incidents else [],
     }
     return render(request, "web/service_detail.html", context)
-
-
-def _recoveries(*, service_id: int, incidents: list[IncidentRow]) -> list[dict[str, object]]:
-    """Where people said it works again since the open incidents began, most first."""
-    if not incidents:
-        return []
-    since = min(incident.started_at for incident in incidents)
-    counts = recovery_counts(service_id=service_id, since=since)
-    return [{"country": c, "name": country_name(c), "count": n} for c, n in counts.items()]
 
 
 @public_page
@@ -199,10 +191,13 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 @public_page
 def live_map(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    open_incidents = selectors.incidents_open()
     context = {
         **freshness(now),
         "regions": heatmaps.world_heatmap(window=PAGE_WINDOW, now=now)[:20],
-        "open_incidents": selectors.incidents_open(),
+        "open_incidents": open_incidents,
+        "recoveries": recoveries_open() if open_incidents else [],
+        "recoveries_hidden": not open_incidents,
         "problems_now": selectors.problems_now(selectors.service_statuses()),
         "window": PAGE_WINDOW,
     }
@@ -266,8 +261,23 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception or Http404())
 
 
+@public_page
 def api_docs(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/api_docs.html", {"ref": api_reference()})
+    """The API reference's index: every operation in a line, by tag, and where each schema is."""
+    ref = api_reference()
+    homes = ref.home_of()
+    schemas = [(s.name, homes[s.name]) for s in ref.schemas if s.name in homes]
+    return render(request, "web/api_docs.html", {"ref": ref, "schemas": schemas})
+
+
+@public_page
+def api_docs_tag(request: HttpRequest, tag: str) -> HttpResponse:
+    """One tag's operations in full, with every schema they use."""
+    ref = api_reference()
+    section = ref.section(tag)
+    if section is None:
+        raise Http404("Unknown tag")
+    return render(request, "web/api_docs_tag.html", {"ref": ref, "section": section})
 
 
 def robots_txt(request: HttpRequest) -> HttpResponse:

@@ -172,26 +172,73 @@
     return geometry[url];
   }
 
+  // Where a region's marker goes: the centroid of its largest ring. The projections are
+  // equal-area, so the largest ring is the mainland (not Alaska, French Guiana or Svalbard).
+  function labelPoint(d) {
+    var best = null;
+    d.split("M").forEach(function (part) {
+      var pts = part.replace("Z", "").split("L").filter(Boolean).map(function (p) {
+        var xy = p.split(","); return [Number(xy[0]), Number(xy[1])];
+      });
+      if (pts.length < 3) return;
+      var a = 0, cx = 0, cy = 0;
+      for (var i = 0; i < pts.length; i++) {
+        var p = pts[i], q = pts[(i + 1) % pts.length], k = p[0] * q[1] - q[0] * p[1];
+        a += k; cx += (p[0] + q[0]) * k; cy += (p[1] + q[1]) * k;
+      }
+      if (a === 0) return;
+      if (!best || Math.abs(a) > best.area) best = { area: Math.abs(a), x: cx / (3 * a), y: cy / (3 * a) };
+    });
+    return best;
+  }
+  function worksAgainText(count) {
+    return fmt(ngettext("%(count)s person says it works again", "%(count)s people say it works again", count), { count: num(count) });
+  }
+  // People who say it works again, as a marker of its own over the shading: a white pill with
+  // a check mark and the number, so it reads as something else than reports without colour.
+  // Sized in screen pixels whatever the map's scale; the country under it stays clickable.
+  function drawRecoveries(root, geo, canvas, recoveries, features) {
+    var scale = geo.width / Math.max(canvas.clientWidth || geo.width, 1);
+    var h = 20 * scale, font = 13 * scale;
+    recoveries.slice().reverse().forEach(function (rec) {
+      var f = features[rec.code];
+      var at = f && labelPoint(f.d);
+      if (!at) return;
+      var label = "\u2713 " + num(rec.count);
+      // The check mark, a space and the digits, with room either side.
+      var w = (30 + 8 * num(rec.count).length) * scale;
+      var g = svg("g", { "class": "recovery", "aria-hidden": "true", "data-code": rec.code }, root);
+      svg("rect", { x: at.x - w / 2, y: at.y - h / 2, width: w, height: h, rx: h / 2, "stroke-width": 1.5 * scale }, g);
+      svg("text", { x: at.x, y: at.y + font * 0.36, "text-anchor": "middle", "font-size": font }, g).textContent = label;
+    });
+  }
+
   function drawMap(canvas, geo, rows, opts) {
-    var byCode = {};
+    var byCode = {}, recoveredIn = {}, features = {};
+    var recoveries = opts.recoveries || [];
     rows.forEach(function (r) { byCode[r.code] = r; });
+    recoveries.forEach(function (r) { recoveredIn[r.code] = r; });
     // With countries to select, the map is a group of links (an image's content is out of a
     // screen reader's reach); without, one image with its summary.
+    var label = opts.label + " " + _("The table below lists the same numbers.");
+    if (recoveries.length) label += " " + _("A check mark and a number show how many people say it works again there; the list below has the same.");
     var root = svg("svg", {
       viewBox: "0 0 " + geo.width + " " + geo.height, role: opts.onSelect ? "group" : "img",
-      "aria-label": opts.label + " " + _("The table below lists the same numbers.")
+      "aria-label": label
     });
     // The box keeps the geometry's shape before and after drawing (no layout shift).
     canvas.style.aspectRatio = geo.width + " / " + geo.height;
     geo.features.forEach(function (f) {
-      var r = byCode[f.code];
+      var r = byCode[f.code], rec = recoveredIn[f.code];
+      features[f.code] = f;
       var path = svg("path", { d: f.d, fill: r ? colour(r.ratio) : NO_DATA, "data-code": f.code }, root);
       var title = svg("title", {}, path);
       title.textContent = r
         ? fmt(ngettext("%(name)s: %(count)s report, %(ratio)s× usual", "%(name)s: %(count)s reports, %(ratio)s× usual", r.reports),
               { name: r.name, count: num(r.reports), ratio: fixed(r.ratio, 1) })
-        : fmt(_("%(name)s: no reports"), { name: f.code });
-      if (opts.onSelect && (r || opts.selectAll)) {
+        : fmt(_("%(name)s: no reports"), { name: rec ? rec.name : f.code });
+      if (rec) title.textContent += " \u00b7 " + worksAgainText(rec.count);
+      if (opts.onSelect && (r || rec || opts.selectAll)) {
         path.setAttribute("tabindex", "0");
         path.setAttribute("role", "link");
         path.setAttribute("aria-label", title.textContent);
@@ -203,6 +250,32 @@
       }
     });
     canvas.replaceChildren(root);
+    // After the paths are in the page: the marker's size depends on the drawn width.
+    drawRecoveries(root, geo, canvas, recoveries, features);
+  }
+
+  // The markers' text alternative: the list under the map, as the server renders it.
+  function fillRecoveries(box, recoveries, opts) {
+    if (!box) return;
+    box.hidden = !opts.open;
+    var list = box.querySelector("ul");
+    list.replaceChildren();
+    if (!recoveries.length) {
+      html("li", { "class": "muted" }, _("No one has said it works again yet."), list);
+      return;
+    }
+    recoveries.forEach(function (r) {
+      var li = html("li", { "data-code": r.code }, null, list);
+      if (opts.href && r.level === "country") html("a", { href: opts.href(r) }, r.name, li);
+      else li.appendChild(document.createTextNode(r.name));
+      li.appendChild(document.createTextNode(": " + worksAgainText(r.count)));
+      if (opts.services && r.services) {
+        li.appendChild(document.createTextNode(" "));
+        html("span", { "class": "muted" }, "(" + r.services.map(function (s) {
+          return s.name + " " + num(s.count);
+        }).join(window.pgettext ? pgettext("list separator", ", ") : ", ") + ")", li);
+      }
+    });
   }
 
   function fillRegionTable(table, rows, href) {
@@ -331,6 +404,7 @@
     var trendTable = root.querySelector("[data-table=trend]");
     var mapFig = root.querySelector("[data-map=service]");
     var regionTable = root.querySelector("[data-table=regions]");
+    var recoveryBox = root.querySelector("[data-region=recoveries]");
     var rangeButtons = root.querySelectorAll(".range-switch button");
     var areaButtons = root.querySelectorAll(".map-switch button");
 
@@ -357,6 +431,7 @@
       return Promise.all([getJSON(url), loadGeometry(geoUrl)]).then(function (got) {
         var rows = got[0].regions;
         drawMap(mapFig.querySelector(".map-canvas"), got[1], rows, {
+          recoveries: recoveryBox ? got[0].recoveries : [],
           label: us ? _("Reports by US state, last hour.") : _("Reports by country, last hour."),
           onSelect: us ? null : function (code) {
             if (code === "US") { area = "US"; press(areaButtons, "area", area); loadMap(); }
@@ -366,6 +441,10 @@
         });
         regionTable.caption.textContent = us ? _("Top US states, last hour") : _("Top regions, last hour");
         fillRegionTable(regionTable, rows, us ? null : function (r) { return page("/region/" + r.code + "/"); });
+        // Only while an incident is open: the page renders the list then, and not otherwise.
+        fillRecoveries(recoveryBox, got[0].recoveries, {
+          open: true, href: function (r) { return page("/region/" + r.code + "/"); }
+        });
       });
     }
     function loadProblems() {
@@ -419,11 +498,16 @@
         getJSON(api("/api/v1/heatmap?window=" + root.dataset.window)), loadGeometry(fig.dataset.geometry),
         getJSON(api("/api/v1/outages/open"))
       ]).then(function (got) {
+        var open = got[2].outages.length > 0;
         drawMap(fig.querySelector(".map-canvas"), got[1], got[0].regions, {
+          recoveries: open ? got[0].recoveries : [],
           label: _("Reports by country for all services, last hour."),
           onSelect: function (code) { window.location.href = page("/region/" + code + "/"); }
         });
         fillRegionTable(table, got[0].regions, function (r) { return page("/region/" + r.code + "/"); });
+        fillRecoveries(root.querySelector("[data-region=recoveries]"), got[0].recoveries, {
+          open: open, services: true, href: function (r) { return page("/region/" + r.code + "/"); }
+        });
         var region = root.querySelector("[data-region=open-incidents]");
         region.replaceChildren();
         if (!got[2].outages.length) { html("p", {}, _("No open incidents."), region); return; }

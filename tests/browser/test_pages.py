@@ -7,6 +7,7 @@ from django.utils import timezone
 from analytics.rollup import rollup_run
 from common.cache import detection_pass_mark
 from tests.browser.conftest import playwright_api, shot
+from web.caching import page_memo_forget
 
 expect = playwright_api.expect
 
@@ -53,6 +54,7 @@ def test_report_journey_from_home_to_counted(desktop, live_server, data):
 
     rollup_run()
     cache.clear()  # the page caches its reads for a minute
+    page_memo_forget()
     page.get_by_role("link", name="Back to TikTok").click()
     page.wait_for_url("**/tiktok/")
     assert int(page.get_by_test_id("last-15m").inner_text()) == before + 1
@@ -177,6 +179,7 @@ def test_when_it_is_back_and_what_works_instead(viewport, request, live_server, 
     )
     history_add(tiktok, before=data, minutes=[20 * (i + 1) for i in range(12)])
     cache.clear()
+    page_memo_forget()
     page.goto(live_server.url + "/tiktok/")
     assert page.get_by_role("heading", name="When will it be back?").is_visible()
     assert page.get_by_test_id("outlook").inner_text().startswith("Likely over by")
@@ -267,6 +270,7 @@ def test_it_works_again_for_me_from_the_service_page(viewport, request, live_ser
     shot(page, f"works-again-thanks-{viewport}")
     assert Recovery.objects.get().country == "BR"
     cache.clear()
+    page_memo_forget()
     page.goto(live_server.url + "/tiktok/")
     said = page.get_by_test_id("recoveries")
     assert said.inner_text() == "It works again for people in: Brazil (1)."

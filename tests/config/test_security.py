@@ -153,6 +153,7 @@ PAGES = [
     "/no-such-service/",
     "/admin/login/",
     "/api/v1/docs",
+    "/api/v1/docs/services",
     "/api/v1/swagger",
     "/tiktok/alerts/",
     "/tiktok/alerts/sent/",

@@ -12,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from common.cache import STAMPEDE_WAIT, cached, detection_pass_id
+from common.cache import STAMPEDE_WAIT, cached, detection_pass_id, detection_pass_mark
 from outages.services import service_upsert
 from tests.analytics.test_detection_run import burst, run, steady_history
+from web import caching
 from web.caching import cache_control
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +202,38 @@ def test_a_page_is_compressed_once_with_its_computation(client, data):
     # The plain tag does not validate the compressed representation.
     other = client.get("/tiktok/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=plain["ETag"])
     assert other.status_code == 200
+
+
+def test_a_process_serves_its_own_copy_of_a_page_without_the_shared_cache(client, data):
+    first = client.get("/tiktok/")
+    assert first.status_code == 200
+    cache.clear()  # the shared copy is gone, and so is the pass id
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get("/tiktok/")
+    # The process's copy, under the same key (the same minute and pass), answered: with the
+    # shared copy gone, anything else would have computed the page again.
+    assert len(queries) == 0
+    assert second.content == first.content and second["ETag"] == first["ETag"]
+
+
+def test_a_new_pass_is_a_new_key_for_the_process_copy_too(client, data):
+    assert client.get("/tiktok/").status_code == 200
+    detection_pass_mark(at=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/tiktok/")
+    assert again.status_code == 200
+    assert len(queries) > 0  # computed again for the new pass
+
+
+def test_the_process_copy_is_bounded(client, data, monkeypatch):
+    monkeypatch.setattr(caching, "PAGE_MEMO_ENTRIES", 2)
+    for path in ("/", "/tiktok/", "/map/"):
+        assert client.get(path).status_code == 200
+    assert len(caching._page_memo) == 2
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/map/")
+    assert len(queries) == 0
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")  # the oldest went first
+    assert len(queries) > 0

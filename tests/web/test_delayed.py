@@ -11,6 +11,7 @@ from django.utils import timezone
 from common.cache import DETECTION_PASS_KEY, detection_pass_mark
 from outages.models import ServiceStatus
 from tests.test_failure_modes import DEAD_REDIS
+from web.caching import page_memo_forget
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,7 @@ def test_without_a_mark_in_the_cache_the_statuses_own_time_decides(client, api, 
     assert cache.get(DETECTION_PASS_KEY) is None
     assert api.get("/api/v1/services/tiktok").json()["delayed_since"] is None
     cache.clear()
+    page_memo_forget()
     written = timezone.now() - timedelta(minutes=10)
     ServiceStatus.objects.update(updated_at=written)
     body = api.get("/api/v1/services/tiktok").json()

@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.conf import settings
 
+from web.caching import page_memo_forget
+
 pytestmark = pytest.mark.django_db
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -45,6 +47,7 @@ def test_the_badge_has_a_country_variant(client, data, tiktok):
     from django.core.cache import cache
 
     cache.clear()
+    page_memo_forget()
     _, texts = _badge(client, "/tiktok/badge.svg?country=br")
     assert texts == ["TikTok in Brazil", "possible problems"]
     _, texts = _badge(client, "/tiktok/badge.svg?country=FR")

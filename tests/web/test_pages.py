@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from outages import selectors
 from reports.models import Report, Source
+from web.caching import page_memo_forget
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +120,7 @@ def test_service_page_says_when_an_incident_is_likely_over_or_that_it_cannot(cli
     from django.core.cache import cache
 
     cache.clear()  # pages are kept for the minute
+    page_memo_forget()
     body = client.get("/tiktok/").content.decode()
     assert "Likely over by" in body and "for 9 in 10" in body
     # Twelve of 1..12 hours and the page data's own past incident: k = 7 and 12 of 13.
@@ -149,6 +151,7 @@ def test_what_works_instead_lists_same_category_services_without_problems(client
     reddit = social("reddit", "Reddit")
     incident_add(reddit, started_at=data)  # problems of its own: not an alternative
     cache.clear()
+    page_memo_forget()
     body = client.get("/tiktok/").content.decode()
     assert (
         'What works instead: <a href="/instagram/">Instagram</a> and '

@@ -37,6 +37,7 @@ from common.regions import countries, country_name
 from common.time import floor_minute
 from outages import selectors
 from outages.models import PROBLEM_LABELS, Level, Service
+from reports.selectors import recoveries_open
 from web.api.shared import (
     BucketSerializer,
     TimestampField,
@@ -196,6 +197,35 @@ class RegionSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=["country", "subdivision"])
 
 
+@extend_schema_serializer(component_name="RecoveryRegion")
+class RecoveryRegionSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="ISO 3166-1 alpha-2 or ISO 3166-2")
+    name = serializers.CharField()
+    count = serializers.IntegerField(
+        help_text='people who said "it works again for me" since the open incident began; '
+        "never counted as reports"
+    )
+    level = serializers.ChoiceField(choices=["country", "subdivision"])
+
+
+@extend_schema_serializer(component_name="RecoveryService")
+class RecoveryServiceSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="WorldRecoveryRegion")
+class WorldRecoveryRegionSerializer(RecoveryRegionSerializer):
+    services = RecoveryServiceSerializer(many=True, help_text="the services, most first")
+
+
+RECOVERIES_HELP = (
+    "only while an incident is open: per region, how many people say it works again since "
+    "the incident began, within its scope (a country incident's in that country), most first"
+)
+
+
 GEOJSON_RESPONSE = inline_serializer(
     "RegionFeatureCollection",
     {
@@ -252,7 +282,13 @@ class HeatmapApi(ReadApi):
         responses=_heatmap_responses(
             inline_serializer(
                 "WorldHeatmap",
-                {"window": serializers.CharField(), "regions": RegionSerializer(many=True)},
+                {
+                    "window": serializers.CharField(),
+                    "regions": RegionSerializer(many=True),
+                    "recoveries": WorldRecoveryRegionSerializer(
+                        many=True, help_text=RECOVERIES_HELP + "; every service's together"
+                    ),
+                },
             )
         ),
     )
@@ -264,7 +300,8 @@ class HeatmapApi(ReadApi):
         ).data
         if request.accepted_renderer.format == "geojson":
             return Response(_geojson(rows))
-        return Response({"window": window, "regions": rows})
+        recoveries = WorldRecoveryRegionSerializer(recoveries_open(), many=True).data
+        return Response({"window": window, "regions": rows, "recoveries": recoveries})
 
 
 class ServiceHeatmapApi(ReadApi):
@@ -302,6 +339,10 @@ class ServiceHeatmapApi(ReadApi):
                     "level": serializers.CharField(),
                     "country": serializers.CharField(),
                     "regions": RegionSerializer(many=True),
+                    "recoveries": RecoveryRegionSerializer(
+                        many=True,
+                        help_text=RECOVERIES_HELP + " (per subdivision with level=subdivision)",
+                    ),
                 },
             ),
             404,
@@ -327,6 +368,9 @@ class ServiceHeatmapApi(ReadApi):
                 "level": data["level"],
                 "country": country,
                 "regions": rows,
+                "recoveries": RecoveryRegionSerializer(
+                    recoveries_open(service_id=service.id, country=country), many=True
+                ).data,
             }
         )
 

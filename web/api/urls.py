@@ -74,8 +74,10 @@ urlpatterns = [
         name="api_subscription_deliveries",
     ),
     path("schema", SpectacularAPIView.as_view(), name="api_schema"),
-    # The reference as a plain page (web/api_docs.py); the interactive viewers beside it.
+    # The reference as plain pages, an index and one per tag (web/api_docs.py); the
+    # interactive viewers beside them.
     path("docs", views.api_docs, name="api_docs"),
+    path("docs/<slug:tag>", views.api_docs_tag, name="api_docs_tag"),
     path(
         "swagger",
         swagger_csp(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
