@@ -176,12 +176,16 @@ OK, POSSIBLE, OUTAGE = 0, 1, 2
 POISSON_SIZE = 1e8
 
 
-def window_lengths(grid: Grid) -> tuple[int, ...]:
-    """Window lengths in buckets for a bucket size: at least two buckets each, or one where a
-    bucket alone spans ``MIN_SUSTAINED``."""
+def record_lengths(grid: Grid) -> tuple[int, ...]:
+    """Window length in buckets for each of ``WINDOW_SPANS`` (two spans may share one): at
+    least two buckets, or one where a bucket alone spans ``MIN_SUSTAINED``."""
     shortest = 1 if grid.bucket >= MIN_SUSTAINED else MIN_WINDOW_BUCKETS
-    lengths = {max(shortest, grid.buckets_in(span)) for span in WINDOW_SPANS}
-    return tuple(sorted(lengths))
+    return tuple(max(shortest, grid.buckets_in(span)) for span in WINDOW_SPANS)
+
+
+def window_lengths(grid: Grid) -> tuple[int, ...]:
+    """The distinct window lengths in buckets for a bucket size, shortest first."""
+    return tuple(sorted(set(record_lengths(grid))))
 
 
 def bucket_ratio(counts: FloatArray, mu: FloatArray) -> FloatArray:
@@ -219,12 +223,6 @@ def lone_record(ratio: FloatArray, grid: Grid, first_position: int) -> FloatArra
     record[later] = np.where(have[later] >= need, best[b[later] - 1], np.nan)
     out: FloatArray = np.repeat(record, per, axis=0)[lead : lead + rows]
     return out
-
-
-def record_lengths(grid: Grid) -> tuple[int, ...]:
-    """Window length in buckets for each of ``WINDOW_SPANS`` (two spans may share one)."""
-    shortest = 1 if grid.bucket >= MIN_SUSTAINED else MIN_WINDOW_BUCKETS
-    return tuple(max(shortest, grid.buckets_in(span)) for span in WINDOW_SPANS)
 
 
 def window_ratios(counts: FloatArray, mu: FloatArray, lengths: Sequence[int]) -> FloatArray:

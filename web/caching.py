@@ -71,10 +71,6 @@ _page_memo: dict[str, CachedPage] = {}
 _page_memo_lock = threading.Lock()
 
 
-def _memo_get(key: str) -> CachedPage | None:
-    return _page_memo.get(key)
-
-
 def _memo_keep(key: str, page: CachedPage) -> None:
     with _page_memo_lock:
         _page_memo[key] = page
@@ -188,8 +184,11 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
             return computed
 
         key = page_key(request, now)
+        page = _page_memo.get(key)
         try:
-            page = _memo_get(key) or cached(key, compute)
+            if page is None:
+                page = cached(key, compute)
+                _memo_keep(key, page)
         except _Uncacheable as exc:
             return exc.response
         except DATABASE_UNAVAILABLE:
@@ -198,7 +197,6 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
                 raise  # common.middleware answers with the plain 503 page
             logger.warning("database unavailable, serving the last good %s", request.path)
             return kept
-        _memo_keep(key, page)
         etag = page.etag
         if (
             page.gzipped is not None
