@@ -38,7 +38,8 @@ $(MO): %.mo: %.po
 	@./scripts/ensure-gettext.sh
 	msgfmt --check -o $@ $<
 
-run: $(VENV)/.installed messages
+# collectstatic minifies the scripts and stylesheets with esbuild (node_modules).
+run: $(VENV)/.installed messages node_modules/.installed
 	PY=$(PY) ./scripts/run.sh
 
 services:
@@ -50,7 +51,8 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m mypy .
 	$(VENV)/bin/lint-imports --no-cache
 
-# axe-core (the browser tests) and Lighthouse (make audit), from npm; Node from Debian.
+# axe-core (the browser tests), Lighthouse (make audit) and esbuild (collectstatic minifies the
+# site's scripts and stylesheets with it), from npm; Node from Debian.
 node_modules/.installed: package.json
 	./scripts/ensure-node.sh
 	npm install --no-audit --no-fund
@@ -61,13 +63,13 @@ test: $(VENV)/.installed-dev services messages node_modules/.installed lint dock
 
 # Each script prints one JSON line: intake (HTTP, COPY), analytics (rollup, detection), then
 # reads (pages and read API at 10 M reports).
-bench: $(VENV)/.installed-dev services
+bench: $(VENV)/.installed-dev services node_modules/.installed
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/intake.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/analytics.py
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/reads.py
 
 # Pages and reads through gunicorn under wrk at 32 and 256 connections, beside the bare view.
-loadtest: $(VENV)/.installed-dev services
+loadtest: $(VENV)/.installed-dev services node_modules/.installed
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/loadtest.py
 
 # The product as in production on a PostgreSQL, Redis, gunicorn, Celery worker and beat of
@@ -75,7 +77,7 @@ loadtest: $(VENV)/.installed-dev services
 # turn, then a flood from one address and a corpus of hostile requests: one JSON line per
 # scenario (bench/chaos.py). CHAOS_WORKER_DOWN_SECONDS=10 CHAOS_LOAD_SECONDS=5
 # CHAOS_OUTAGE_SECONDS=5 for a short run.
-chaos: $(VENV)/.installed-dev
+chaos: $(VENV)/.installed-dev node_modules/.installed
 	$(PY) bench/chaos.py
 
 # One JSON line: detection quality on simulated series (plain and with real streams'

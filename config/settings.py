@@ -331,13 +331,18 @@ USE_THOUSAND_SEPARATOR = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# collectstatic minifies the site's own scripts and stylesheets with esbuild (npm, `make
+# node_modules/.installed`) before hashing them (common/staticfiles.py); DEBUG serves the
+# sources as they are. STATIC_MINIFY=false collects them unminified, on a machine without Node.
+STATIC_MINIFY = envbool("STATIC_MINIFY", "True")
+ESBUILD = envstr("ESBUILD", str(BASE_DIR / "node_modules" / ".bin" / "esbuild"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "common.staticfiles.MinifiedManifestStaticFilesStorage"
         )
     },
 }

@@ -3,20 +3,16 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
-from django.views.decorators.cache import cache_page
-from django.views.i18n import JavaScriptCatalog
 
 from reports import urls as report_urls
 from web import app, views
 from web import urls as web_urls
+from web.catalogue import javascript_catalogue
 from web.languages import language_switch
 from web.sitemaps import SITEMAPS
 
 # Unmatched /api/ paths answer in the API's error shape.
 handler404 = "web.views.not_found"
-
-# The catalogue changes only with a release: computed once an hour per language.
-JS_CATALOGUE = cache_page(3600)(JavaScriptCatalog.as_view())
 
 urlpatterns = [
     # ADMIN_PATH: a path of the site's own keeps the login out of every scanner's first guess.
@@ -36,7 +32,8 @@ urlpatterns = [
     path("", include(web_urls.neutral_urlpatterns)),
     # The pages, in English unprefixed and under /es/, /pt-br/, ... (web/languages.py).
     *i18n_patterns(
-        path("jsi18n/", JS_CATALOGUE, name="javascript_catalogue"),
+        # The scripts' words, at a URL that names their content (web/catalogue.py).
+        path("jsi18n/<str:version>.js", javascript_catalogue, name="javascript_catalogue"),
         path("", include(report_urls.urlpatterns)),
         path("", include("alerts.urls")),
         # Last: its service page is a catch-all slug.
