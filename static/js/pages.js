@@ -11,7 +11,48 @@
   function _(s) { return window.gettext ? window.gettext(s) : s; }
   var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
   function fmt(s, words) { return s.replace(/%\((\w+)\)s/g, function (m, k) { return String(words[k]); }); }
-  function num(x) { return new Intl.NumberFormat(LANG).format(x); }
+  // Numbers as the server writes them: the language's separators and grouping from Django's
+  // formats (in the catalogue), so a number the script refreshes reads as the page printed it.
+  // Not Intl.NumberFormat: its first use sets up the browser's locale data, about as long as
+  // laying out the whole page, on every page load.
+  var FORMATS = window.get_format ? {
+    decimal: get_format("DECIMAL_SEPARATOR"), thousands: get_format("THOUSAND_SEPARATOR"),
+    grouping: get_format("NUMBER_GROUPING")
+  } : null;
+  function grouped(digits) {
+    // NUMBER_GROUPING: one size for every group, or sizes from the right with 0 repeating the
+    // last (India: [3, 2, 0] writes 12,34,567), as django.utils.numberformat reads it.
+    var sizes = [].concat(FORMATS.grouping), size = sizes.shift(), out = "", count = 0;
+    if (!size) return digits;
+    for (var i = digits.length - 1; i >= 0; i--) {
+      if (count === size) {
+        out = FORMATS.thousands + out;
+        count = 0;
+        if (sizes.length) size = sizes.shift() || size;
+      }
+      out = digits.charAt(i) + out;
+      count += 1;
+    }
+    return out;
+  }
+  // Rounded half up on the number as written (63.55 is 63.6), as Django's floatformat does;
+  // toFixed rounds the binary value (63.549999…, so 63.5).
+  function rounded(x, digits) {
+    var text = String(Math.abs(x));
+    if (text.indexOf("e") !== -1) return Math.abs(x).toFixed(digits);
+    var parts = text.split("."), frac = (parts[1] || "") + "0".repeat(digits + 1);
+    var n = Number(parts[0] + frac.slice(0, digits)) + (frac.charAt(digits) >= "5" ? 1 : 0);
+    var out = String(n);
+    while (out.length <= digits) out = "0" + out;
+    return digits ? out.slice(0, -digits) + "." + out.slice(-digits) : out;
+  }
+  function formatNumber(x, digits) {
+    if (!FORMATS) return new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(x);
+    var parts = rounded(x, digits).split(".");
+    var sign = x < 0 && /[1-9]/.test(parts.join("")) ? "-" : "";
+    return sign + grouped(parts[0]) + (parts[1] ? FORMATS.decimal + parts[1] : "");
+  }
+  function num(x) { return formatNumber(x, 0); }
   function page(path) { return PREFIX + path; }
   // The API's words in the page's language; English requests stay the same for everyone.
   var RANGES = { "6h": _("6 h"), "24h": _("24 h"), "7d": _("7 d") };
@@ -44,6 +85,27 @@
     if (parent) parent.appendChild(node);
     return node;
   }
+  // What a refresh writes goes in only where it says something new: the server rendered the
+  // same numbers in the same words, and replacing a table or a list with an equal one makes
+  // the browser lay it out and paint it again for nothing (a whole page's worth on a phone).
+  // What a part of the page says: its words in order, whatever the markup's spacing.
+  function said(node) {
+    var words = [], walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT), text;
+    while ((text = walk.nextNode())) {
+      var word = text.data.replace(/\s+/g, " ").trim();
+      if (word) words.push(word);
+    }
+    return words.join("\n");
+  }
+  function place(parent, build) {
+    var next = parent.cloneNode(false);
+    build(next);
+    if (said(next) === said(parent)) return;
+    parent.replaceChildren.apply(parent, Array.prototype.slice.call(next.childNodes));
+  }
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
       if (!r.ok) throw new Error(url + ": HTTP " + r.status);
@@ -57,12 +119,19 @@
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function hhmm(iso) { var d = new Date(iso); return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()); }
   function utc(time) { return fmt(_("%(time)s UTC"), { time: time }); }
-  var WEEKDAY = new Intl.DateTimeFormat(LANG, { weekday: "short", timeZone: "UTC" });
-  var DAY = new Intl.DateTimeFormat(LANG, { day: "numeric", month: "short", timeZone: "UTC" });
-  function dayHhmm(iso) { return WEEKDAY.format(new Date(iso)) + " " + hhmm(iso); }
+  // Day and weekday names from Intl, made when first needed (the 7-day chart, the table, a
+  // delay of more than a day): most page loads need none.
+  var dateFormats = {};
+  function dateFormat(name, options) {
+    if (!dateFormats[name]) dateFormats[name] = new Intl.DateTimeFormat(LANG, options);
+    return dateFormats[name];
+  }
+  function weekday(d) { return dateFormat("weekday", { weekday: "short", timeZone: "UTC" }).format(d); }
+  function dayMonth(d) { return dateFormat("day", { day: "numeric", month: "short", timeZone: "UTC" }).format(d); }
+  function dayHhmm(iso) { return weekday(new Date(iso)) + " " + hhmm(iso); }
   function fixed(x, digits) {
     if (x === null || x === undefined) return "—";
-    return new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(x);
+    return formatNumber(x, digits);
   }
   function colour(ratio) {
     for (var i = 0; i < BINS.length; i++) if (ratio < BINS[i]) return COLOURS[i];
@@ -79,7 +148,7 @@
   function delayedText(iso) {
     var d = new Date(iso), now = new Date();
     var sameDay = d.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
-    var day = sameDay ? "" : DAY.format(d) + " ";
+    var day = sameDay ? "" : dayMonth(d) + " ";
     return fmt(_("Data delayed since %(time)s"), { time: utc(day + hhmm(iso)) });
   }
   function statusBadge(s) {
@@ -152,6 +221,17 @@
     canvas.replaceChildren(root);
   }
 
+  // The table sits in a closed <details> until someone opens it. A refresh fills it only while
+  // it is open (the server rendered it for the page's minute), and opening it fills in the
+  // latest buckets; a range someone chose goes in at once.
+  function trendTable(table) {
+    var details = table.closest("details"), latest = null;
+    function fill(now) {
+      if (latest && (now || !details || details.open)) { fillTrendTable(table, latest); latest = null; }
+    }
+    if (details) details.addEventListener("toggle", function () { fill(false); });
+    return function (data, now) { latest = data; fill(now); };
+  }
   function fillTrendTable(table, data) {
     var body = table.tBodies[0];
     body.replaceChildren();
@@ -258,41 +338,41 @@
   function fillRecoveries(box, recoveries, opts) {
     if (!box) return;
     box.hidden = !opts.open;
-    var list = box.querySelector("ul");
-    list.replaceChildren();
-    if (!recoveries.length) {
-      html("li", { "class": "muted" }, _("No one has said it works again yet."), list);
-      return;
-    }
-    recoveries.forEach(function (r) {
-      var li = html("li", { "data-code": r.code }, null, list);
-      if (opts.href && r.level === "country") html("a", { href: opts.href(r) }, r.name, li);
-      else li.appendChild(document.createTextNode(r.name));
-      li.appendChild(document.createTextNode(": " + worksAgainText(r.count)));
-      if (opts.services && r.services) {
-        li.appendChild(document.createTextNode(" "));
-        html("span", { "class": "muted" }, "(" + r.services.map(function (s) {
-          return s.name + " " + num(s.count);
-        }).join(window.pgettext ? pgettext("list separator", ", ") : ", ") + ")", li);
+    place(box.querySelector("ul"), function (list) {
+      if (!recoveries.length) {
+        html("li", { "class": "muted" }, _("No one has said it works again yet."), list);
+        return;
       }
+      recoveries.forEach(function (r) {
+        var li = html("li", { "data-code": r.code }, null, list);
+        if (opts.href && r.level === "country") html("a", { href: opts.href(r) }, r.name, li);
+        else li.appendChild(document.createTextNode(r.name));
+        li.appendChild(document.createTextNode(": " + worksAgainText(r.count)));
+        if (opts.services && r.services) {
+          li.appendChild(document.createTextNode(" "));
+          html("span", { "class": "muted" }, "(" + r.services.map(function (s) {
+            return s.name + " " + num(s.count);
+          }).join(window.pgettext ? pgettext("list separator", ", ") : ", ") + ")", li);
+        }
+      });
     });
   }
 
   function fillRegionTable(table, rows, href) {
-    var body = table.tBodies[0];
-    body.replaceChildren();
-    if (!rows.length) {
-      html("td", { colspan: "4" }, _("No reports in the last hour."), html("tr", {}, null, body));
-      return;
-    }
-    var first = table.dataset.regionLabel || _("Region");
-    rows.slice(0, 15).forEach(function (r) {
-      var tr = html("tr", {}, null, body);
-      var th = html("th", { scope: "row", "data-label": first }, null, tr);
-      if (href) html("a", { href: href(r) }, r.name, th); else th.textContent = r.name;
-      html("td", { "data-label": _("Reports") }, num(r.reports), tr);
-      html("td", { "data-label": _("Usually") }, fixed(r.expected, 1), tr);
-      html("td", { "data-label": _("Relative to usual") }, fixed(r.ratio, 1) + "×", tr);
+    place(table.tBodies[0], function (body) {
+      if (!rows.length) {
+        html("td", { colspan: "4" }, _("No reports in the last hour."), html("tr", {}, null, body));
+        return;
+      }
+      var first = table.dataset.regionLabel || _("Region");
+      rows.slice(0, 15).forEach(function (r) {
+        var tr = html("tr", {}, null, body);
+        var th = html("th", { scope: "row", "data-label": first }, null, tr);
+        if (href) html("a", { href: href(r) }, r.name, th); else th.textContent = r.name;
+        html("td", { "data-label": _("Reports") }, num(r.reports), tr);
+        html("td", { "data-label": _("Usually") }, fixed(r.expected, 1), tr);
+        html("td", { "data-label": _("Relative to usual") }, fixed(r.ratio, 1) + "×", tr);
+      });
     });
   }
 
@@ -301,6 +381,8 @@
     var input = document.getElementById("q");
     var select = document.getElementById("category");
     var cards = Array.prototype.slice.call(document.querySelectorAll(".service-card"));
+    var levels = {};
+    cards.forEach(function (c) { levels[c.dataset.slug] = c.querySelector("[data-field=level]"); });
     var count = root.parentNode.querySelector("[data-region=count]");
     function filter() {
       var q = input.value.trim().toLowerCase(), cat = select.value, shown = 0;
@@ -319,8 +401,8 @@
       getJSON(api("/api/v1/services")).then(function (data) {
         var bad = [], delayed = null;
         data.services.forEach(function (s) {
-          var card = document.querySelector('.service-card[data-slug="' + s.slug + '"] [data-field=level]');
-          if (card) card.replaceChildren(statusBadge(s));
+          var card = levels[s.slug];
+          if (card) place(card, function (box) { box.appendChild(statusBadge(s)); });
           if (s.delayed_since) delayed = s.delayed_since;
           else if (s.level !== "ok") bad.push(s);
         });
@@ -328,25 +410,25 @@
         bad.sort(function (a, b) {
           return rank[b.level] - rank[a.level] || (b.current - b.expected) - (a.current - a.expected);
         });
-        var region = root.querySelector("[data-region=problems-now]");
-        region.replaceChildren();
-        if (delayed) {
-          var p = html("p", { "class": "delayed" }, null, region);
-          html("strong", {}, delayedText(delayed) + ".", p);
-          p.appendChild(document.createTextNode(" " + _("Reports are still received; levels return when detection catches up.")));
-          return;
-        }
-        if (!bad.length) { html("p", {}, _("No service has unusual reports right now."), region); return; }
-        var ul = html("ul", { "class": "now-list" }, null, region);
-        bad.forEach(function (s) {
-          var li = html("li", {}, null, ul);
-          html("strong", {}, s.name, html("a", { href: page("/" + s.slug + "/") }, null, li));
-          li.appendChild(levelBadge(s.level));
-          var muted = html("span", { "class": "muted" }, fmt(_("%(current)s reports in 15 min, usually %(expected)s"),
-            { current: num(Math.round(s.current)), expected: num(Math.round(s.expected)) }), li);
-          if (s.since) {
-            muted.appendChild(document.createTextNode(" · " + fmt(_("since %(time)s"), { time: utc(hhmm(s.since)) })));
+        place(root.querySelector("[data-region=problems-now]"), function (region) {
+          if (delayed) {
+            var p = html("p", { "class": "delayed" }, null, region);
+            html("strong", {}, delayedText(delayed) + ".", p);
+            p.appendChild(document.createTextNode(" " + _("Reports are still received; levels return when detection catches up.")));
+            return;
           }
+          if (!bad.length) { html("p", {}, _("No service has unusual reports right now."), region); return; }
+          var ul = html("ul", { "class": "now-list" }, null, region);
+          bad.forEach(function (s) {
+            var li = html("li", {}, null, ul);
+            html("strong", {}, s.name, html("a", { href: page("/" + s.slug + "/") }, null, li));
+            li.appendChild(levelBadge(s.level));
+            var muted = html("span", { "class": "muted" }, fmt(_("%(current)s reports in 15 min, usually %(expected)s"),
+              { current: num(Math.round(s.current)), expected: num(Math.round(s.expected)) }), li);
+            if (s.since) {
+              muted.appendChild(document.createTextNode(" · " + fmt(_("since %(time)s"), { time: utc(hhmm(s.since)) })));
+            }
+          });
         });
       }).catch(console.warn);
     });
@@ -401,7 +483,7 @@
     justMe(root, slug, win);
     var range = "24h", area = "world";
     var chart = root.querySelector("[data-chart=trend] .chart-canvas");
-    var trendTable = root.querySelector("[data-table=trend]");
+    var showTrendTable = trendTable(root.querySelector("[data-table=trend]"));
     var mapFig = root.querySelector("[data-map=service]");
     var regionTable = root.querySelector("[data-table=regions]");
     var recoveryBox = root.querySelector("[data-region=recoveries]");
@@ -411,16 +493,16 @@
     function press(buttons, attr, value) {
       buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset[attr] === value)); });
     }
-    function loadTrend() {
+    function loadTrend(chosen) {
       return getJSON("/api/v1/services/" + slug + "/trend?range=" + range).then(function (data) {
         drawTrend(chart, data);
-        fillTrendTable(trendTable, data);
+        showTrendTable(data, chosen);
         var sentences = {
           "6h": _("Reports per 5 minutes over 6 hours."),
           "24h": _("Reports per 15 minutes over 24 hours."),
           "7d": _("Reports per hour over 7 days.")
         };
-        root.querySelector("[data-region=chart-desc]").textContent = sentences[data.range] || "";
+        setText(root.querySelector("[data-region=chart-desc]"), sentences[data.range] || "");
       });
     }
     function loadMap() {
@@ -439,7 +521,7 @@
           },
           selectAll: false
         });
-        regionTable.caption.textContent = us ? _("Top US states, last hour") : _("Top regions, last hour");
+        setText(regionTable.caption, us ? _("Top US states, last hour") : _("Top regions, last hour"));
         fillRegionTable(regionTable, rows, us ? null : function (r) { return page("/region/" + r.code + "/"); });
         // Only while an incident is open: the page renders the list then, and not otherwise.
         fillRecoveries(recoveryBox, got[0].recoveries, {
@@ -449,35 +531,35 @@
     }
     function loadProblems() {
       return getJSON(api("/api/v1/services/" + slug + "/problems?window=" + win)).then(function (data) {
-        var region = root.querySelector("[data-region=problems]");
-        region.replaceChildren();
-        if (!data.problems.length) { html("p", {}, _("No reports in the last hour."), region); return; }
-        var ul = html("ul", { "class": "bars" }, null, region);
-        data.problems.forEach(function (p) {
-          var li = html("li", {}, null, ul);
-          var pct = Math.round(p.share * 100);
-          html("span", { "class": "bar-label" }, p.name, li);
-          var bar = svg("svg", {
-            "class": "bar", viewBox: "0 0 100 1", preserveAspectRatio: "none",
-            "aria-hidden": "true", focusable: "false"
-          }, li);
-          svg("rect", { width: pct, height: 1 }, bar);
-          var value = html("span", { "class": "bar-value" }, pct + "% ", li);
-          html("span", { "class": "muted" }, "(" + num(p.reports) + ")", value);
+        place(root.querySelector("[data-region=problems]"), function (region) {
+          if (!data.problems.length) { html("p", {}, _("No reports in the last hour."), region); return; }
+          var ul = html("ul", { "class": "bars" }, null, region);
+          data.problems.forEach(function (p) {
+            var li = html("li", {}, null, ul);
+            var pct = Math.round(p.share * 100);
+            html("span", { "class": "bar-label" }, p.name, li);
+            var bar = svg("svg", {
+              "class": "bar", viewBox: "0 0 100 1", preserveAspectRatio: "none",
+              "aria-hidden": "true", focusable: "false"
+            }, li);
+            svg("rect", { width: pct, height: 1 }, bar);
+            var value = html("span", { "class": "bar-value" }, pct + "% ", li);
+            html("span", { "class": "muted" }, "(" + num(p.reports) + ")", value);
+          });
         });
       });
     }
     function loadStatus() {
       return getJSON(api("/api/v1/services/" + slug)).then(function (data) {
-        root.querySelector("[data-region=headline]").textContent = data.headline;
-        root.querySelector("[data-region=status]").replaceChildren(statusBadge(data));
-        root.querySelector("[data-region=last-15m]").textContent = num(data.last_15m);
-        root.querySelector("[data-region=last-24h]").textContent = num(data.last_24h);
+        setText(root.querySelector("[data-region=headline]"), data.headline);
+        place(root.querySelector("[data-region=status]"), function (box) { box.appendChild(statusBadge(data)); });
+        setText(root.querySelector("[data-region=last-15m]"), num(data.last_15m));
+        setText(root.querySelector("[data-region=last-24h]"), num(data.last_24h));
       });
     }
     rangeButtons.forEach(function (b) {
       b.addEventListener("click", function () {
-        range = b.dataset.range; press(rangeButtons, "range", range); loadTrend().catch(console.warn);
+        range = b.dataset.range; press(rangeButtons, "range", range); loadTrend(true).catch(console.warn);
       });
     });
     areaButtons.forEach(function (b) {
@@ -508,18 +590,18 @@
         fillRecoveries(root.querySelector("[data-region=recoveries]"), got[0].recoveries, {
           open: open, services: true, href: function (r) { return page("/region/" + r.code + "/"); }
         });
-        var region = root.querySelector("[data-region=open-incidents]");
-        region.replaceChildren();
-        if (!got[2].outages.length) { html("p", {}, _("No open incidents."), region); return; }
-        var ul = html("ul", { "class": "now-list" }, null, region);
-        got[2].outages.forEach(function (o) {
-          var li = html("li", {}, null, ul);
-          html("strong", {}, o.service_name, html("a", { href: page("/" + o.service + "/") }, null, li));
-          // An incident's level is as old as the last detection pass: delayed as the page
-          // was rendered (the open incidents carry no delayed_since of their own).
-          li.appendChild(statusBadge({ level: o.level, delayed_since: root.dataset.delayedSince }));
-          var scope = o.country ? (o.country_name || o.country) : _("Worldwide");
-          li.appendChild(document.createTextNode(" " + scope + " · " + fmt(_("since %(time)s"), { time: utc(hhmm(o.started_at)) })));
+        place(root.querySelector("[data-region=open-incidents]"), function (region) {
+          if (!got[2].outages.length) { html("p", {}, _("No open incidents."), region); return; }
+          var ul = html("ul", { "class": "now-list" }, null, region);
+          got[2].outages.forEach(function (o) {
+            var li = html("li", {}, null, ul);
+            html("strong", {}, o.service_name, html("a", { href: page("/" + o.service + "/") }, null, li));
+            // An incident's level is as old as the last detection pass: delayed as the page
+            // was rendered (the open incidents carry no delayed_since of their own).
+            li.appendChild(statusBadge({ level: o.level, delayed_since: root.dataset.delayedSince }));
+            var scope = o.country ? (o.country_name || o.country) : _("Worldwide");
+            li.appendChild(document.createTextNode(" " + scope + " · " + fmt(_("since %(time)s"), { time: utc(hhmm(o.started_at)) })));
+          });
         });
       }).catch(console.warn);
     });
@@ -530,18 +612,18 @@
     every(function () {
       getJSON(api("/api/v1/regions/" + root.dataset.country + "/services?window=" + root.dataset.window))
         .then(function (data) {
-          var body = table.tBodies[0];
-          body.replaceChildren();
-          if (!data.services.length) {
-            html("td", { colspan: "5" }, _("No reports in the last hour."), html("tr", {}, null, body));
-          }
-          data.services.forEach(function (s) {
-            var tr = html("tr", {}, null, body);
-            html("a", { href: page("/" + s.slug + "/") }, s.name, html("th", { scope: "row", "data-label": _("Service") }, null, tr));
-            html("td", { "data-label": _("Status") }, null, tr).appendChild(statusBadge(s));
-            html("td", { "data-label": _("Reports") }, num(s.reports), tr);
-            html("td", { "data-label": _("Usually") }, fixed(s.expected, 1), tr);
-            html("td", { "data-label": _("Relative to usual") }, fixed(s.ratio, 1) + "×", tr);
+          place(table.tBodies[0], function (body) {
+            if (!data.services.length) {
+              html("td", { colspan: "5" }, _("No reports in the last hour."), html("tr", {}, null, body));
+            }
+            data.services.forEach(function (s) {
+              var tr = html("tr", {}, null, body);
+              html("a", { href: page("/" + s.slug + "/") }, s.name, html("th", { scope: "row", "data-label": _("Service") }, null, tr));
+              html("td", { "data-label": _("Status") }, null, tr).appendChild(statusBadge(s));
+              html("td", { "data-label": _("Reports") }, num(s.reports), tr);
+              html("td", { "data-label": _("Usually") }, fixed(s.expected, 1), tr);
+              html("td", { "data-label": _("Relative to usual") }, fixed(s.ratio, 1) + "×", tr);
+            });
           });
         }).catch(console.warn);
     });
