@@ -43,9 +43,11 @@ from web.languages import wanted_language_from
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# Pages kept per process: each variant of each public page for the current minute, with room
-# for the minute before while the next is made. Bounded: the oldest goes first.
-FRONT_ENTRIES = 256
+# Responses kept per process: each variant of each public page for the current minute, with
+# room for the minute before while the next is made. Bounded, the oldest out first: 128 of the
+# largest page (the home page, about 50 kB uncompressed with the demo's services) stay under
+# 7 MB of a web worker.
+FRONT_ENTRIES = 128
 # Cookies after which Django may answer differently than to an anonymous visitor.
 PERSONAL_COOKIES = (settings.SESSION_COOKIE_NAME, "messages")
 # The attribute ``web.caching.public_page`` sets on a response it served from a page.
