@@ -7,5 +7,7 @@ django_application = get_wsgi_application()
 
 # After Django is set up: the middleware reads the body caps from the settings.
 from reports.middleware import ChunkedBodyMiddleware  # noqa: E402
+from web.front import PageFront  # noqa: E402
 
-application = ChunkedBodyMiddleware(django_application)
+# The page front first: a kept public page needs neither the body fix nor Django.
+application = PageFront(ChunkedBodyMiddleware(django_application))

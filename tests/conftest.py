@@ -25,6 +25,7 @@ from tests.push import PushService, vapid_private_key
 from tests.redis import OwnRedis, redis_server_bin
 from tests.webhooks import Receiver
 from web.caching import page_memo_forget
+from web.front import front_forget
 
 # `make mutation` (scripts/mutation.py) runs pytest many times in one process (mutmut forks a
 # child per mutant from the process that ran the clean suite). Each pytest session there keeps
@@ -82,6 +83,7 @@ def _clean_cache() -> Iterator[None]:
     catalogue_forget()
     records_forget()
     page_memo_forget()
+    front_forget()
     yield
     cache.clear()
     common_cache._pass_memo = (0.0, "0")
@@ -91,6 +93,7 @@ def _clean_cache() -> Iterator[None]:
     catalogue_forget()
     records_forget()
     page_memo_forget()
+    front_forget()
 
 
 @pytest.fixture

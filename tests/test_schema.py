@@ -188,7 +188,8 @@ NOT_IN_SCHEMA = {
     "PATCH /api/v1/subscriptions/{subscription_id}": {"url", "services", "countries"},
     # A public push endpoint; an assigned country code.
     "POST /api/v1/alerts/push": {"subscription.endpoint", "country"},
-    "POST /api/v1/alerts/push/unsubscribe": {"country"},
+    # An http(s) URL: format "uri" also admits other schemes ("detection:last-pass").
+    "POST /api/v1/alerts/push/unsubscribe": {"endpoint", "country"},
 }
 ITEM = re.compile(r"^reports\[\d+\]\.|\.\d+$")
 

@@ -218,6 +218,9 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
         )
         if conditional is not None and conditional is not response:
             conditional["Cache-Control"] = response["Cache-Control"]
-        return conditional or response
+            return conditional
+        # The page front (web/front.py) may keep this response for the variant's next visitors.
+        response.front_keepable = True  # type: ignore[attr-defined]
+        return response
 
     return wrapped

@@ -61,10 +61,18 @@ def wanted_language(request: HttpRequest) -> str:
     first: browsers list the preferred one first, and nginx's cache key makes the same choice
     from the same headers (docker/nginx), so that the page it keeps is the one the app would
     give."""
-    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    return wanted_language_from(
+        request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""),
+        request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
+    )
+
+
+def wanted_language_from(chosen: str, accept_language: str) -> str:
+    """``wanted_language`` from the cookie's value and the Accept-Language header (the page
+    front decides before Django has a request)."""
     if chosen in CODES:
         return chosen
-    first = request.META.get("HTTP_ACCEPT_LANGUAGE", "").split(",")[0].split(";")[0].strip()
+    first = accept_language.split(",")[0].split(";")[0].strip()
     if not first or first == "*":
         return settings.LANGUAGE_CODE
     try:
