@@ -281,7 +281,9 @@ def test_it_works_again_for_me_from_the_service_page(viewport, request, live_ser
 
 # Rows the server rendered, marked once the script has run its first refresh; the marks and
 # the text are the same afterwards only if the refresh left equal rows in place.
-MARK_ROWS = """() => document.querySelectorAll('tbody tr').forEach(r => { r.dataset.served = '1'; })"""
+MARK_ROWS = (
+    """() => document.querySelectorAll('tbody tr').forEach(r => { r.dataset.served = '1'; })"""
+)
 ROWS = """() => [...document.querySelectorAll('tbody tr')].map(r =>
     (r.dataset.served || '') + ' ' + r.textContent.replace(/\\s+/g, '')).join('|')"""
 
