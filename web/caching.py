@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -37,6 +37,8 @@ from common.time import floor_minute
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Proxies may serve a page this long past its minute while they fetch the next one, and this
 # long while we cannot answer at all: during an outage of ours, yesterday's page beats none.
 STALE_WHILE_REVALIDATE = 30
@@ -45,6 +47,9 @@ ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as GZipMiddleware reads Accept-Encodin
 # How long a variant's last good page is kept for an outage of the database (seconds).
 LAST_GOOD_TTL = 24 * 3600
 
+
+# The attribute that marks a response the page front (web/front.py) may keep: one made here.
+FRONT_KEEPABLE = "front_keepable"
 
 # Pages shorter than this are sent as they are (GZipMiddleware's own threshold).
 GZIP_MIN_LENGTH = 200
@@ -71,11 +76,17 @@ _page_memo: dict[str, CachedPage] = {}
 _page_memo_lock = threading.Lock()
 
 
+def keep_bounded(store: dict[str, T], lock: threading.Lock, key: str, value: T, limit: int) -> None:
+    """Keep ``value`` under ``key`` in a per-process store of at most ``limit`` entries, the
+    oldest out first (the page copies here, the front's responses in web/front.py)."""
+    with lock:
+        store[key] = value
+        while len(store) > limit:
+            del store[next(iter(store))]
+
+
 def _memo_keep(key: str, page: CachedPage) -> None:
-    with _page_memo_lock:
-        _page_memo[key] = page
-        while len(_page_memo) > PAGE_MEMO_ENTRIES:
-            del _page_memo[next(iter(_page_memo))]
+    keep_bounded(_page_memo, _page_memo_lock, key, page, PAGE_MEMO_ENTRIES)
 
 
 def page_memo_forget() -> None:
@@ -220,7 +231,7 @@ def public_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
             conditional["Cache-Control"] = response["Cache-Control"]
             return conditional
         # The page front (web/front.py) may keep this response for the variant's next visitors.
-        response.front_keepable = True  # type: ignore[attr-defined]
+        setattr(response, FRONT_KEEPABLE, True)
         return response
 
     return wrapped

@@ -37,7 +37,7 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone, translation
 
 from common.cache import detection_pass_id, minute_key
-from web.caching import ACCEPTS_GZIP, cache_control
+from web.caching import ACCEPTS_GZIP, FRONT_KEEPABLE, cache_control, keep_bounded
 from web.languages import wanted_language_from
 
 StartResponse = Callable[..., Any]
@@ -50,8 +50,6 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 FRONT_ENTRIES = 128
 # Cookies after which Django may answer differently than to an anonymous visitor.
 PERSONAL_COOKIES = (settings.SESSION_COOKIE_NAME, "messages")
-# The attribute ``web.caching.public_page`` sets on a response it served from a page.
-MARK = "front_keepable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +70,7 @@ def front_forget() -> None:
 
 
 def _keep(key: str, kept: Kept) -> None:
-    with _lock:
-        _kept[key] = kept
-        while len(_kept) > FRONT_ENTRIES:
-            del _kept[next(iter(_kept))]
+    keep_bounded(_kept, _lock, key, kept, FRONT_ENTRIES)
 
 
 def front_key(environ: dict[str, Any]) -> str | None:
@@ -110,7 +105,7 @@ def front_key(environ: dict[str, Any]) -> str | None:
 
 
 def _keepable(response: object, status: str, headers: list[tuple[str, str]]) -> bool:
-    if not getattr(response, MARK, False) or not status.startswith("200 "):
+    if not getattr(response, FRONT_KEEPABLE, False) or not status.startswith("200 "):
         return False
     return not any(name.lower() == "set-cookie" for name, _ in headers)
 
