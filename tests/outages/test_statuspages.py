@@ -135,6 +135,18 @@ def github(db):
     )
 
 
+@pytest.fixture
+def gitlab(db):
+    """A second service, for two pages on one host."""
+    return service_upsert(
+        slug="gitlab",
+        name="GitLab",
+        category="cloud_dev",
+        home_url="https://gitlab.com",
+        problems=["website"],
+    )
+
+
 def page_for(service, upstream, path, fmt="statuspage"):
     return StatusPage.objects.create(
         service=service, format=fmt, url=upstream.url + path, page_url="https://example.org"
@@ -236,15 +248,8 @@ def test_backoff_stops_at_its_maximum(github, upstream, settings):
     assert page.failures == 6 and page.next_poll_at == NOW + timedelta(seconds=600)
 
 
-def test_one_poll_per_host_at_a_time_and_a_page_not_due_is_skipped(github, upstream, db):
-    other = service_upsert(
-        slug="gitlab",
-        name="GitLab",
-        category="cloud_dev",
-        home_url="https://gitlab.com",
-        problems=["website"],
-    )
-    first, second = page_for(github, upstream, "/gh"), page_for(other, upstream, "/gh")
+def test_one_poll_per_host_at_a_time_and_a_page_not_due_is_skipped(github, gitlab, upstream):
+    first, second = page_for(github, upstream, "/gh"), page_for(gitlab, upstream, "/gh")
     assert status_pages_due(now=NOW) == [first.id, second.id]
     cache.delete("status-host:127.0.0.1")
     assert status_page_poll(status_page_id=first.id, now=NOW) == "polled"

@@ -11,9 +11,9 @@ from outages.models import Incident
 from outages.services import incidents_acknowledge
 from outages.statuspages import Official, OfficialIncident
 from tests.incidents import incident_add
-from tests.outages.test_statuspages import RECORDED, github, page_for, poll, upstream
+from tests.outages.test_statuspages import RECORDED, github, gitlab, page_for, poll, upstream
 
-__all__ = ["github", "upstream"]  # fixtures
+__all__ = ["github", "gitlab", "upstream"]  # fixtures
 
 NOW = datetime(2026, 3, 2, 14, 31, tzinfo=UTC)
 DATED = "Mon, 02 Mar 2026 14:30:00 GMT"
@@ -144,19 +144,12 @@ def test_a_failure_is_dated_and_the_next_good_answer_clears_it(github, upstream)
     assert page.checked_at == page.good_at == NOW + timedelta(minutes=4)
 
 
-def test_a_host_is_free_again_after_its_interval(github, upstream, settings):
+def test_a_host_is_free_again_after_its_interval(github, gitlab, upstream, settings):
     from django.core.cache import cache
 
-    from outages.services import service_upsert, status_page_poll
+    from outages.services import status_page_poll
 
-    other = service_upsert(
-        slug="gitlab",
-        name="GitLab",
-        category="cloud_dev",
-        home_url="https://gitlab.com",
-        problems=["website"],
-    )
-    first, second = page_for(github, upstream, "/gh"), page_for(other, upstream, "/gh")
+    first, second = page_for(github, upstream, "/gh"), page_for(gitlab, upstream, "/gh")
     cache.delete("status-host:127.0.0.1")
     assert status_page_poll(status_page_id=first.id, now=NOW) == "polled"
     assert status_page_poll(status_page_id=second.id, now=NOW) == "busy"
