@@ -6,7 +6,13 @@ and exits non-zero when a page misses one.
 The product runs as in production on this machine (gunicorn, DEBUG off, PostgreSQL and Redis,
 collected static files) with the demo's history rolled up and detected, in a fresh database of
 its own (DATABASE_URL's name + "_lighthouse"). Lighthouse (npm, make node_modules) drives
-Debian's Chromium (CHROME_PATH); its phone run is its default, a throttled mid-range phone."""
+Debian's Chromium (CHROME_PATH); its phone run is its default, a throttled mid-range phone.
+
+A run that misses a target is run twice more and the median of the three (by performance, the
+only category that moves between runs) is the page's result, with every run's performance
+score beside it: a single run's performance swings with what else the host is doing (its
+total blocking time), and Lighthouse's own advice on variability is to judge the median of
+several runs. A page that misses in two runs of three still fails."""
 
 import json
 import os
@@ -102,8 +108,29 @@ def lighthouse(url: str, form_factor: str) -> dict[str, Any]:
         **scores,
         "cls": round(audits["cumulative-layout-shift"]["numericValue"], 3),
         "lcp_ms": round(audits["largest-contentful-paint"]["numericValue"]),
+        "tbt_ms": round(audits["total-blocking-time"]["numericValue"]),
         "failing_audits": failing,
     }
+
+
+def missed(result: dict[str, Any]) -> bool:
+    return (
+        min(result[c] for c in CATEGORIES) < TARGETS["min_score"]
+        or result["cls"] > TARGETS["max_cls"]
+    )
+
+
+RUNS_ON_MISS = 3
+
+
+def audited(url: str, form_factor: str) -> dict[str, Any]:
+    """One Lighthouse run, or the median of three when the first misses a target."""
+    first = lighthouse(url, form_factor)
+    if not missed(first):
+        return first
+    runs = [first, *(lighthouse(url, form_factor) for _ in range(RUNS_ON_MISS - 1))]
+    median = sorted(runs, key=lambda r: r["performance"])[len(runs) // 2]
+    return {**median, "performance_runs": [r["performance"] for r in runs]}
 
 
 def main() -> None:
@@ -152,17 +179,12 @@ def main() -> None:
         for page in chosen:
             path = page_path(page)
             for form_factor in ("desktop", "mobile"):
-                result = lighthouse(f"http://127.0.0.1:{port}{path}", form_factor)
+                result = audited(f"http://127.0.0.1:{port}{path}", form_factor)
                 log(f"{page} {form_factor}: {result}")
                 pages.setdefault(page, {})[form_factor] = result
     finally:
         stop_gunicorn(server)
-    misses = [
-        f"{page} {ff}"
-        for page, by in pages.items()
-        for ff, r in by.items()
-        if min(r[c] for c in CATEGORIES) < TARGETS["min_score"] or r["cls"] > TARGETS["max_cls"]
-    ]
+    misses = [f"{page} {ff}" for page, by in pages.items() for ff, r in by.items() if missed(r)]
     print(json.dumps({"targets": TARGETS, "pages": pages, "misses": misses}, indent=1))
     if misses:
         sys.exit(1)
