@@ -17,8 +17,9 @@ STORED = "path => caches.open('pages-v1').then(c => c.match(path)).then(r => !!r
 
 
 def wait_stored(page, path: str) -> None:
-    """Until the service worker has stored the page (it does so after answering)."""
-    for _ in range(100):
+    """Until the service worker has stored the page (it does so after answering), for up to
+    20 s: a browser's first start on a busy host is slow."""
+    for _ in range(200):
         if page.evaluate(STORED, path):
             return
         page.wait_for_timeout(100)
