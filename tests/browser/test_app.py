@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from alerts.models import Alert
-from tests.browser.conftest import ARGS, CHROMIUM, DESKTOP, PHONE, open_page, shot
+from tests.browser.conftest import ARGS, CHROMIUM, DESKTOP, PHONE, VIEWPORTS, open_page, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def test_chromium_finds_the_site_installable(browser, live_server, data, tmp_pat
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_offline_the_site_opens_with_the_last_status_it_saw(browser, live_server, data, size):
-    context, page, watch = open_page(browser, live_server, PHONE if size == "phone" else DESKTOP)
+    context, page, watch = open_page(browser, live_server, VIEWPORTS[size])
     try:
         page.goto(live_server.url + "/tiktok/")
         controlled(page)

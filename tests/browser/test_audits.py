@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import pagedata
-from tests.browser.conftest import DESKTOP, PHONE, open_page, shot
+from tests.browser.conftest import DESKTOP, VIEWPORTS, open_page, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,12 +80,12 @@ def _violations_on_every_page(
     try:
         for i, (name, (path, ready)) in enumerate(pages.items()):
             size = sizes(i)
-            page.set_viewport_size(DESKTOP if size == "desktop" else PHONE)
+            page.set_viewport_size(VIEWPORTS[size])
             _load(page, live_server.url + prefix + path, ready)
             assert page.evaluate("document.documentElement.lang").lower() == language, name
             for checked in (size, OTHER_SIZE[size]) if both else (size,):
                 if checked != size:
-                    page.set_viewport_size(DESKTOP if checked == "desktop" else PHONE)
+                    page.set_viewport_size(VIEWPORTS[checked])
                     page.wait_for_timeout(100)  # the resize's layout and the scripts' redraw
                 shot(page, f"audit-{name}{'' if language == 'en' else '-' + language}-{checked}")
                 violations = axe_violations(page)
@@ -144,7 +144,7 @@ CHART_EDGES = """() => {
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_the_chart_keeps_its_labels_and_threshold_to_the_edge(browser, live_server, data, size):
-    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    context, page, watch = open_page(browser, live_server, VIEWPORTS[size])
     try:
         page.goto(live_server.url + "/tiktok/")
         page.wait_for_selector("[data-chart=trend] svg .threshold", state="attached")
@@ -165,7 +165,7 @@ BOX_HEIGHTS = (
 @pytest.mark.parametrize("path", ["/map/", "/tiktok/"])
 def test_the_boxes_have_their_size_before_the_script_draws(browser, live_server, data, path, size):
     # Layout shift: what the script draws into must not grow the page when it arrives.
-    viewport = DESKTOP if size == "desktop" else PHONE
+    viewport = VIEWPORTS[size]
     context, page, watch = open_page(browser, live_server, viewport)
     try:
         page.route("**/static/js/pages.js", lambda route: route.abort())
@@ -236,7 +236,7 @@ CARD_GAPS = """() => {
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_sections_keep_their_spacing_and_choices_are_tap_targets(browser, live_server, data, size):
-    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    context, page, watch = open_page(browser, live_server, VIEWPORTS[size])
     try:
         page.goto(live_server.url + "/")
         gap = page.evaluate(

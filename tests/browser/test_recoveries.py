@@ -4,7 +4,7 @@ it too, and the list under the map; at desktop and phone sizes, with screenshots
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, open_page, shot
+from tests.browser.conftest import PHONE, VIEWPORTS, open_page, shot
 from tests.browser.test_audits import AXE, axe_violations
 from tests.web.test_recovery_map import recover
 
@@ -37,7 +37,7 @@ def works_again(data, tiktok):
 def test_the_map_marks_where_people_say_it_works_again(
     browser, live_server, works_again, path, name, size
 ):
-    context, page, watch = open_page(browser, live_server, DESKTOP if size == "desktop" else PHONE)
+    context, page, watch = open_page(browser, live_server, VIEWPORTS[size])
     try:
         page.goto(live_server.url + path)
         page.wait_for_selector("[data-map] svg .recovery", state="attached")
