@@ -27,8 +27,12 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:
+    return unavailable_for(request.path)
+
+
+def unavailable_for(path: str) -> HttpResponse:
     response: HttpResponse
-    if request.path.startswith("/api/"):
+    if path.startswith("/api/"):
         response = error_json(
             status_code=503,
             code="unavailable",

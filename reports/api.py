@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from outages.selectors import (
 from reports.abuse import rate_limit_retry_after
 from reports.models import Report, Source
 from reports.services import (
+    Submission,
     client_key_for,
     recovery_submit,
     report_accept,
@@ -163,6 +165,27 @@ def _not_counted(detail: str) -> Response:
     return Response({"counted": False, "detail": detail}, status=status.HTTP_200_OK)
 
 
+def submission_answer(
+    submission: Submission, services: Mapping[str, ServiceInfo], clean: CleanReport
+) -> tuple[dict[str, Any], int]:
+    """The body and status of the answer to a single report the abuse controls let through
+    (a 429 is the caller's): 201 with the stored report, or 200 saying why it is not counted.
+    Shared by the view and the intake front (web.intake), which answer alike."""
+    report = submission.report
+    window = settings.REPORT_DEDUPE_WINDOW // 60
+    if report is None:
+        detail = f"Already counted: one report per service every {window} minutes from each client."
+        return {"counted": False, "detail": detail}, status.HTTP_200_OK
+    if not submission.counted:
+        detail = (
+            f"Stored, not counted: at most {settings.REPORT_ADDRESS_LIMIT} reports about "
+            f"a service are counted from one address every {window} minutes."
+        )
+        return {"counted": False, "detail": detail}, status.HTTP_200_OK
+    service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
+    return report_output(report, service_slug), status.HTTP_201_CREATED
+
+
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
@@ -202,7 +225,7 @@ class ReportCreateApi(APIView):
         ip = client_ip(request)
         try:
             data = request_data(request)
-            services = _named_service(data)
+            services = named_service(data)
             clean, errors = clean_report(data, services)
         except exceptions.APIException:
             _count_refused(ip)
@@ -220,22 +243,10 @@ class ReportCreateApi(APIView):
             raise exceptions.ValidationError({"service": ["Unknown service."]}) from None
         if submission.retry_after is not None:
             raise exceptions.Throttled(wait=submission.retry_after)
-        report = submission.report
-        window = settings.REPORT_DEDUPE_WINDOW // 60
-        if report is None:
-            return _not_counted(
-                f"Already counted: one report per service every {window} minutes from each client."
-            )
-        if not submission.counted:
-            return _not_counted(
-                f"Stored, not counted: at most {settings.REPORT_ADDRESS_LIMIT} reports about "
-                f"a service are counted from one address every {window} minutes."
-            )
-        service_slug = next(s.slug for s in services.values() if s.id == clean.service_id)
-        return Response(report_output(report, service_slug), status=status.HTTP_201_CREATED)
+        return Response(*submission_answer(submission, services, clean))
 
 
-def _named_service(data: Any) -> dict[str, ServiceInfo]:
+def named_service(data: Any) -> dict[str, ServiceInfo]:
     """The catalogue entry of the body's `service`, if it names one. Only a slug the database
     can be asked about is looked up; the validation words the error otherwise."""
     slug = data.get("service") if isinstance(data, dict) else None
@@ -384,7 +395,7 @@ class RecoveryCreateApi(APIView):
         if retry_after is not None:
             raise exceptions.Throttled(wait=retry_after)
         data = request_data(request)
-        services = _named_service(data)
+        services = named_service(data)
         clean, errors = clean_recovery(data, services)
         if clean is None:
             raise exceptions.ValidationError(errors)

@@ -1,0 +1,300 @@
+"""A single report taken before Django's middleware runs: POST /api/v1/reports.
+
+On an outage day the report API is the one write the crowd makes, thousands a minute. Through
+Django, a report spent more of the web worker's time in the middleware stack, URL resolution
+and DRF's request handling than in its own work (one Redis script and a share of a group
+commit). The front sits between the WSGI server and Django, as the page front (``web.front``)
+does, and takes only the common case: a JSON report that passes validation. It runs the same
+code as the view (``reports.api.named_service``, ``reports.validation.clean_report``,
+``reports.services.report_accept``: the rate limit, the dedupe and the address cap in one
+Redis script, failing open, and a 201 only after the commit that holds the row) and answers
+with the status, body and headers Django's stack puts on that answer: the response-side
+middleware that applies to it runs here too (security headers, CSP, frame options, gzip).
+``tests/web/test_intake_front.py`` sends the same requests through both and compares.
+
+Everything else goes to Django untouched, the body put back for it to read: a body that is not
+a JSON object of valid fields (Django words the 400 and counts it against the address), another
+content type or charset, a chunked body or none, a host Django would refuse or a forwarded one,
+plain HTTP where Django redirects to HTTPS, a request with a session cookie. No state has
+changed by then (the catalogue may have been read), so Django answers as if the front were not
+there. Once the abuse controls have counted a report, the front answers whatever happens: a
+service removed since this process read the catalogue is the view's 400, an unavailable
+database its 503, and anything else Django's own 500.
+
+The database connection is looked after as Django's request signals would: connections past
+their age or broken are closed before and after each report (``close_old_connections``), so the
+health check (``CONN_HEALTH_CHECKS``) still finds a restarted database before a report is lost
+to it.
+"""
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CSPMiddleware
+from django.conf import settings
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import IntegrityError, close_old_connections, connection
+from django.http import HttpRequest, HttpResponse
+from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.utils import translation
+from django.utils.log import log_response
+from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from common.api import exception_handler
+from common.compression import PublicGZipMiddleware
+from common.http import client_ip_from
+from common.middleware import DATABASE_UNAVAILABLE, unavailable_for
+from common.middleware import logger as unavailable_logger
+from common.parsers import MAX_JSON_DEPTH
+from outages.selectors import catalogue_forget
+from reports.api import ReportCreateApi, named_service, submission_answer
+from reports.models import Source
+from reports.services import Submission, client_key_for, report_accept
+from reports.validation import CleanReport, clean_report
+from web.languages import html_lang
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+INTAKE_PATH = "/api/v1/reports"
+CSP_HEADERS = (HEADER, HEADER_REPORT_ONLY)
+# Seconds between checks of a thread's database connections (_tidy_connections).
+TIDY_EVERY = 1.0
+_tidied = threading.local()
+# The content types DRF's JSON parser reads as this front does: UTF-8, the default charset.
+JSON_TYPES = frozenset(("application/json", "application/json; charset=utf-8"))
+
+
+def _never(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("the front's middleware only finish responses")
+
+
+# The response side of the middleware that adds to an API answer (the rest add nothing).
+_XFRAME = XFrameOptionsMiddleware(_never)
+_GZIP = PublicGZipMiddleware(_never)
+_CSP = CSPMiddleware(_never)
+_ALLOW = ", ".join(ReportCreateApi().allowed_methods)
+_RENDERER = JSONRenderer()
+# The CSP headers of the intake's answers: the same on every one (no nonce, no per-view
+# policy), so built once per process and configuration, not once per report.
+_csp_kept: tuple[tuple[int, int], list[tuple[str, str]]] | None = None
+
+
+def _tidy_connections() -> bool:
+    """What Django does at each request's start and end: close this thread's connections if
+    they are past their age (CONN_MAX_AGE) or broken, and have the next query check the
+    connection first (CONN_HEALTH_CHECKS). For reports that check was one more round trip to
+    the database before every commit, so here it runs at most once a second per thread
+    (True if it ran now); a report whose connection was cut in between is tried again on a
+    new one (``_accepted``)."""
+    now = time.monotonic()
+    if now - getattr(_tidied, "at", -TIDY_EVERY) < TIDY_EVERY:
+        return False
+    _tidied.at = now
+    close_old_connections()
+    return True
+
+
+def _accepted(clean: CleanReport, ip: str, *, retry: bool) -> Submission:
+    """report_accept, and once more on a new connection if the first try failed on one the
+    health check did not look at (a database restarted since: Django's check would have
+    found it before the first query). report_accept gives back its claims when it fails, so
+    the second try is judged afresh; only the rate limit counts the request twice, once per
+    thread and restart. A database that is down fails again: the caller's 503."""
+    try:
+        return report_accept(report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip)
+    except DATABASE_UNAVAILABLE:
+        if not retry:
+            raise
+    close_old_connections()  # closes the cut connection; the next query opens a new one
+    return report_accept(report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip)
+
+
+def intake_body(environ: dict[str, Any]) -> bytes | None:
+    """The body of a report the front may take, or None where it is Django's to answer."""
+    if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != INTAKE_PATH:
+        return None
+    if environ.get("SCRIPT_NAME") or environ.get("HTTP_TRANSFER_ENCODING"):
+        return None
+    if environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
+        return None
+    length = environ.get("CONTENT_LENGTH", "")
+    if not length.isdigit() or not 0 < int(length) <= settings.REPORT_MAX_BODY:
+        return None
+    if not _host_allowed(environ) or _redirects_to_https(environ):
+        return None
+    raw_cookies = environ.get("HTTP_COOKIE")
+    if raw_cookies and settings.SESSION_COOKIE_NAME in parse_cookie(raw_cookies):
+        return None
+    body: bytes = environ["wsgi.input"].read(int(length))
+    # Whatever the front decides, Django may read the body next.
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body if len(body) == int(length) else None
+
+
+def _host_allowed(environ: dict[str, Any]) -> bool:
+    if settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
+        return False
+    # As HttpRequest.get_host reads it: the Host header, else the server's name and port.
+    host = environ.get("HTTP_HOST") or _server_host(environ)
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def _server_host(environ: dict[str, Any]) -> str:
+    name, port = str(environ.get("SERVER_NAME", "")), str(environ.get("SERVER_PORT", ""))
+    standard = "443" if _is_secure(environ) else "80"
+    return name if port == standard else f"{name}:{port}"
+
+
+def _is_secure(environ: dict[str, Any]) -> bool:
+    if settings.SECURE_PROXY_SSL_HEADER:
+        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = environ.get(header)
+        if value is not None:
+            return str(value).split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def _redirects_to_https(environ: dict[str, Any]) -> bool:
+    # The intake's path is not among SECURE_REDIRECT_EXEMPT (health checks only).
+    return bool(settings.SECURE_SSL_REDIRECT) and not _is_secure(environ)
+
+
+def _json(body: bytes) -> Any:
+    """The parsed body, or None where DRF's parser might read it otherwise or refuse it."""
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+        return None
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # DRF's strict parser refuses NaN and Infinity
+
+
+def _rendered(data: Any, status: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    """A DRF view's answer as its renderer writes it (JSON, UTF-8, compact)."""
+    response = HttpResponse(
+        _RENDERER.render(data), status=status, content_type="application/json", headers=headers
+    )
+    response["Allow"] = _ALLOW
+    return response
+
+
+def _from_api(response: Response) -> HttpResponse:
+    """An exception handler's answer, rendered (its own headers, e.g. Retry-After, kept)."""
+    headers = {k: v for k, v in response.items() if k.lower() != "content-type"}
+    return _rendered(response.data, response.status_code, headers)
+
+
+class IntakeFront:
+    """WSGI middleware: takes single reports of the common case, hands the rest to ``app``."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = intake_body(environ)
+        data = None if body is None else _json(body)
+        if not isinstance(data, dict):
+            return self.app(environ, start_response)
+        # An open connection not checked now may have been cut since it was last used.
+        unchecked = not _tidy_connections() and connection.connection is not None
+        with translation.override(settings.LANGUAGE_CODE):
+            response = self._answer(environ, data, retry=unchecked)
+            if response is None:
+                return self.app(environ, start_response)
+            finished = _finish(WSGIRequest(environ), response)
+        status = f"{finished.status_code} {HTTPStatus(finished.status_code).phrase}"
+        start_response(status, list(finished.items()))
+        return [finished.content]
+
+    def _answer(
+        self, environ: dict[str, Any], data: dict[str, Any], *, retry: bool
+    ) -> HttpResponse | None:
+        services = named_service(data)
+        clean, _errors = clean_report(data, services)
+        if clean is None:
+            return None
+        ip = client_ip_from(environ)
+        try:
+            submission = _accepted(clean, ip, retry=retry)
+        except IntegrityError:
+            # The service was removed since this process last read the catalogue.
+            catalogue_forget()
+            refused = exceptions.ValidationError({"service": ["Unknown service."]})
+            return self._logged(environ, _from_api(_handled(refused)))
+        except DATABASE_UNAVAILABLE as exc:
+            unavailable_logger.error(
+                "database unavailable, answering 503 for %s: %s", INTAKE_PATH, exc
+            )
+            return self._logged(environ, unavailable_for(INTAKE_PATH))
+        except Exception as exc:  # noqa: BLE001 - answered as Django answers an unexpected error
+            return response_for_exception(WSGIRequest(environ), exc)
+        if submission.retry_after is not None:
+            throttled = exceptions.Throttled(wait=submission.retry_after)
+            return self._logged(environ, _from_api(_handled(throttled)))
+        return _rendered(*submission_answer(submission, services, clean))
+
+    @staticmethod
+    def _logged(environ: dict[str, Any], response: HttpResponse) -> HttpResponse:
+        # As Django's handler logs every 4xx and 5xx answer (django.request).
+        log_response(
+            "%s: %s",
+            response.reason_phrase,
+            INTAKE_PATH,
+            response=response,
+            request=WSGIRequest(environ),
+        )
+        return response
+
+
+def _handled(exc: exceptions.APIException) -> Response:
+    response = exception_handler(exc, {})
+    assert response is not None  # every APIException has an answer
+    return response
+
+
+def _add_csp(request: HttpRequest, response: HttpResponse) -> None:
+    global _csp_kept
+    key = (
+        id(getattr(settings, "CONTENT_SECURITY_POLICY", None)),
+        id(getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)),
+    )
+    kept = _csp_kept
+    if kept is None or kept[0] != key:
+        probe = _CSP.process_response(request, HttpResponse())
+        kept = (key, [(name, probe[name]) for name in CSP_HEADERS if name in probe])
+        _csp_kept = kept
+    for name, value in kept[1]:
+        response.headers.setdefault(name, value)
+
+
+def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """What the middleware stack adds to an API answer on its way out, innermost first (the
+    order of settings.MIDDLEWARE, reversed). Each changes the response in place."""
+    _XFRAME.process_response(request, response)
+    # CommonMiddleware: the length. LanguageMiddleware: the API's paths are never negotiated.
+    if "Content-Length" not in response:
+        response["Content-Length"] = str(len(response.content))
+    response.headers.setdefault("Content-Language", html_lang(translation.get_language()))
+    _add_csp(request, response)
+    _GZIP.process_response(request, response)
+    # Made each time: it reads its settings when made, as Django's handler does when it loads.
+    SecurityMiddleware(_never).process_response(request, response)
+    return response
