@@ -446,3 +446,13 @@ def test_a_restarted_database_loses_no_report_and_a_stopped_one_answers_503(
     assert post(application, ip="10.9.0.3")[0] == 201
     keys = list(Report.objects.values_list("client_key", flat=True))
     assert len(keys) == len(set(keys)) == 3
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_transaction_around_the_request_is_left_open(tiktok):
+    """A test's transaction around the request (as the schema tests drive the WSGI app): the
+    front neither checks nor closes the connection inside it, as Django's test client does."""
+    status, headers, body = post(application, ip="198.51.100.60")
+    assert status == 201, body
+    assert connection.in_atomic_block and connection.connection is not None
+    assert Report.objects.filter(pk=json.loads(body)["id"]).exists()  # the same transaction
