@@ -7,6 +7,7 @@ import dj_database_url
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.signals import request_started
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -203,3 +204,16 @@ def push_service(settings) -> Iterator[PushService]:
     service = PushService(application_server_key())
     yield service
     service.close()
+
+
+@pytest.fixture
+def django_calls() -> Iterator[list[str]]:
+    """The paths Django itself handled (request_started fires for each)."""
+    seen: list[str] = []
+
+    def note(sender: Any, environ: dict[str, Any], **kwargs: Any) -> None:
+        seen.append(environ["PATH_INFO"])
+
+    request_started.connect(note)
+    yield seen
+    request_started.disconnect(note)

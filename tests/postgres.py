@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from django.db import connections
 
 from bench.intake import free_port
@@ -88,3 +89,19 @@ def default_connection_to(**overrides: Any) -> Iterator[None]:
     finally:
         connection.close()
         connection.settings_dict = saved
+
+
+@contextmanager
+def own_postgres(database: str) -> Iterator[OwnPostgres]:
+    """A server of the caller's own, started, with `database` created, and removed afterwards.
+    Skips the test where Debian's PostgreSQL binaries are missing."""
+    bindir = postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql")
+    pg = OwnPostgres(bindir)
+    try:
+        pg.start()
+        pg.create_database(database)
+        yield pg
+    finally:
+        pg.remove()

@@ -23,7 +23,7 @@ from common.cache import detection_pass_mark
 from outages.services import service_upsert
 from reports.models import Report
 from tests import pagedata
-from tests.postgres import OwnPostgres, default_connection_to, postgres_bin
+from tests.postgres import OwnPostgres, default_connection_to, own_postgres
 
 DATABASE = "outages_goes_away"
 REPORT = {"service": "tiktok", "problem": "login", "country": "US"}
@@ -44,13 +44,7 @@ API_READS = [
 
 @pytest.fixture(scope="module")
 def server(django_db_blocker) -> Iterator[OwnPostgres]:
-    bindir = postgres_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql")
-    pg = OwnPostgres(bindir)
-    try:
-        pg.start()
-        pg.create_database(DATABASE)
+    with own_postgres(DATABASE) as pg:
         with django_db_blocker.unblock(), default_connection_to(**_settings(pg)):
             call_command("migrate", verbosity=0)
             tiktok = service_upsert(
@@ -71,8 +65,6 @@ def server(django_db_blocker) -> Iterator[OwnPostgres]:
             user = User.objects.create_user("partner", password="unused-password-123")
             Token.objects.create(user=user, key="a" * 40)
         yield pg
-    finally:
-        pg.remove()
 
 
 def _settings(pg: OwnPostgres) -> dict[str, object]:

@@ -39,19 +39,6 @@ def _keep_the_test_connection() -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def django_calls() -> Iterator[list[str]]:
-    """The paths Django itself handled (request_started fires for each)."""
-    seen: list[str] = []
-
-    def note(sender: Any, environ: dict[str, Any], **kwargs: Any) -> None:
-        seen.append(environ["PATH_INFO"])
-
-    request_started.connect(note)
-    yield seen
-    request_started.disconnect(note)
-
-
 def call(path: str, method: str = "GET", query: str = "", **headers: str):
     environ = {
         "REQUEST_METHOD": method,

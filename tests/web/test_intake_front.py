@@ -15,12 +15,13 @@ from typing import Any
 import psycopg
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_started
+from django.core.management import call_command
 from django.db import connection
 
 from config.wsgi import application, django_application
+from outages.services import service_upsert
 from reports.models import Report
-from tests.postgres import OwnPostgres, default_connection_to, postgres_bin
+from tests.postgres import OwnPostgres, default_connection_to, own_postgres
 from web import intake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_window")]
@@ -28,19 +29,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 REPORT = {"service": "tiktok", "problem": "login", "country": "US"}
 # Fields whose values differ between two reports and nothing else: the id and the time.
 VARYING = ("id", "created_at")
-
-
-@pytest.fixture
-def django_calls() -> Iterator[list[str]]:
-    """The paths Django's handler saw (request_started fires for each)."""
-    seen: list[str] = []
-
-    def note(sender: Any, environ: dict[str, Any], **kwargs: Any) -> None:
-        seen.append(environ["PATH_INFO"])
-
-    request_started.connect(note)
-    yield seen
-    request_started.disconnect(note)
 
 
 def environ_for(
@@ -399,19 +387,9 @@ def _dsn() -> str:
 
 @pytest.fixture
 def own_database(django_db_blocker) -> Iterator[OwnPostgres]:
-    bindir = postgres_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql")
-    pg = OwnPostgres(bindir)
-    try:
-        pg.start()
-        pg.create_database("outages_front")
+    with own_postgres("outages_front") as pg:
         settings = {"HOST": "127.0.0.1", "PORT": str(pg.port), "NAME": "outages_front"}
         with django_db_blocker.unblock(), default_connection_to(**settings, CONN_MAX_AGE=600):
-            from django.core.management import call_command
-
-            from outages.services import service_upsert
-
             call_command("migrate", verbosity=0)
             service_upsert(
                 slug="tiktok",
@@ -421,8 +399,6 @@ def own_database(django_db_blocker) -> Iterator[OwnPostgres]:
                 problems=["playback", "upload", "login", "app", "other"],
             )
             yield pg
-    finally:
-        pg.remove()
 
 
 @pytest.mark.parametrize("checked", [False, True], ids=["between-checks", "at-a-check"])
