@@ -27,12 +27,8 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:
-    return unavailable_for(request.path)
-
-
-def unavailable_for(path: str) -> HttpResponse:
     response: HttpResponse
-    if path.startswith("/api/"):
+    if request.path.startswith("/api/"):
         response = error_json(
             status_code=503,
             code="unavailable",

@@ -14,17 +14,19 @@ middleware that applies to it runs here too (security headers, CSP, frame option
 
 Everything else goes to Django untouched, the body put back for it to read: a body that is not
 a JSON object of valid fields (Django words the 400 and counts it against the address), another
-content type or charset, a chunked body or none, a host Django would refuse or a forwarded one,
-plain HTTP where Django redirects to HTTPS, a request with a session cookie. No state has
+content type or charset, a chunked body or none, a host Django would refuse (its own
+``get_host``), plain HTTP where Django redirects to HTTPS (its own ``SecurityMiddleware``), a
+request with a session cookie. No state has
 changed by then (the catalogue may have been read), so Django answers as if the front were not
 there. Once the abuse controls have counted a report, the front answers whatever happens: a
 service removed since this process read the catalogue is the view's 400, an unavailable
 database its 503, and anything else Django's own 500.
 
-The database connection is looked after as Django's request signals would: connections past
-their age or broken are closed before and after each report (``close_old_connections``), so the
-health check (``CONN_HEALTH_CHECKS``) still finds a restarted database before a report is lost
-to it.
+The database connection is looked after as Django's request signals would, but not at every
+report: connections past their age or broken are closed, and the next query checks the
+connection first (``close_old_connections``, ``CONN_HEALTH_CHECKS``), at most once a second
+per thread; a report that finds its unchecked connection cut (a database restarted since) is
+tried once more on a new one, so a restart still loses no report.
 """
 
 import io
@@ -38,12 +40,11 @@ from typing import Any
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CSPMiddleware
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import IntegrityError, close_old_connections, connection
 from django.http import HttpRequest, HttpResponse
-from django.http.cookie import parse_cookie
-from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils import translation
@@ -54,9 +55,8 @@ from rest_framework.response import Response
 
 from common.api import exception_handler
 from common.compression import PublicGZipMiddleware
-from common.http import client_ip_from
-from common.middleware import DATABASE_UNAVAILABLE, unavailable_for
-from common.middleware import logger as unavailable_logger
+from common.http import client_ip
+from common.middleware import DATABASE_UNAVAILABLE, DatabaseUnavailableMiddleware
 from common.parsers import MAX_JSON_DEPTH
 from outages.selectors import catalogue_forget
 from reports.api import ReportCreateApi, named_service, submission_answer
@@ -85,6 +85,7 @@ def _never(request: HttpRequest) -> HttpResponse:
 _XFRAME = XFrameOptionsMiddleware(_never)
 _GZIP = PublicGZipMiddleware(_never)
 _CSP = CSPMiddleware(_never)
+_DATABASE_DOWN = DatabaseUnavailableMiddleware(_never)
 _ALLOW = ", ".join(ReportCreateApi().allowed_methods)
 _RENDERER = JSONRenderer()
 # The CSP headers of the intake's answers: the same on every one (no nonce, no per-view
@@ -117,17 +118,22 @@ def _accepted(clean: CleanReport, ip: str, *, retry: bool) -> Submission:
     found it before the first query). report_accept gives back its claims when it fails, so
     the second try is judged afresh; only the rate limit counts the request twice, once per
     thread and restart. A database that is down fails again: the caller's 503."""
-    try:
+
+    def accept() -> Submission:
         return report_accept(report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip)
+
+    try:
+        return accept()
     except DATABASE_UNAVAILABLE:
         if not retry or connection.in_atomic_block:
             raise
     close_old_connections()  # closes the cut connection; the next query opens a new one
-    return report_accept(report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip)
+    return accept()
 
 
-def intake_body(environ: dict[str, Any]) -> bytes | None:
-    """The body of a report the front may take, or None where it is Django's to answer."""
+def intake_request(environ: dict[str, Any]) -> tuple[WSGIRequest, dict[str, Any]] | None:
+    """The request and its body's JSON object where the front may take the report, or None
+    where it is Django's to answer. The body, once read, is put back for Django."""
     if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != INTAKE_PATH:
         return None
     if environ.get("SCRIPT_NAME") or environ.get("HTTP_TRANSFER_ENCODING"):
@@ -137,44 +143,21 @@ def intake_body(environ: dict[str, Any]) -> bytes | None:
     length = environ.get("CONTENT_LENGTH", "")
     if not length.isdigit() or not 0 < int(length) <= settings.REPORT_MAX_BODY:
         return None
-    if not _host_allowed(environ) or _redirects_to_https(environ):
-        return None
-    raw_cookies = environ.get("HTTP_COOKIE")
-    if raw_cookies and settings.SESSION_COOKIE_NAME in parse_cookie(raw_cookies):
-        return None
     body: bytes = environ["wsgi.input"].read(int(length))
-    # Whatever the front decides, Django may read the body next.
     environ["wsgi.input"] = io.BytesIO(body)
-    return body if len(body) == int(length) else None
-
-
-def _host_allowed(environ: dict[str, Any]) -> bool:
-    if settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
-        return False
-    # As HttpRequest.get_host reads it: the Host header, else the server's name and port.
-    host = environ.get("HTTP_HOST") or _server_host(environ)
-    domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
-
-
-def _server_host(environ: dict[str, Any]) -> str:
-    name, port = str(environ.get("SERVER_NAME", "")), str(environ.get("SERVER_PORT", ""))
-    standard = "443" if _is_secure(environ) else "80"
-    return name if port == standard else f"{name}:{port}"
-
-
-def _is_secure(environ: dict[str, Any]) -> bool:
-    if settings.SECURE_PROXY_SSL_HEADER:
-        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
-        value = environ.get(header)
-        if value is not None:
-            return str(value).split(",", 1)[0].strip() == secure_value
-    return environ.get("wsgi.url_scheme") == "https"
-
-
-def _redirects_to_https(environ: dict[str, Any]) -> bool:
-    # The intake's path is not among SECURE_REDIRECT_EXEMPT (health checks only).
-    return bool(settings.SECURE_SSL_REDIRECT) and not _is_secure(environ)
+    if len(body) != int(length):
+        return None
+    request = WSGIRequest(environ)
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return None
+    if SecurityMiddleware(_never).process_request(request) is not None:
+        return None  # Django's redirect to HTTPS
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    data = _json(body)
+    return (request, data) if isinstance(data, dict) else None
 
 
 def _json(body: bytes) -> Any:
@@ -213,57 +196,53 @@ class IntakeFront:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        body = intake_body(environ)
-        data = None if body is None else _json(body)
-        if not isinstance(data, dict):
+        taken = intake_request(environ)
+        if taken is None:
             return self.app(environ, start_response)
+        request, data = taken
         # An open connection not checked now may have been cut since it was last used.
         unchecked = not _tidy_connections() and connection.connection is not None
         with translation.override(settings.LANGUAGE_CODE):
-            response = self._answer(environ, data, retry=unchecked)
-            if response is None:
-                return self.app(environ, start_response)
-            finished = _finish(WSGIRequest(environ), response)
-        status = f"{finished.status_code} {HTTPStatus(finished.status_code).phrase}"
-        start_response(status, list(finished.items()))
-        return [finished.content]
+            response = self._answer(request, data, retry=unchecked)
+            if response is not None:
+                _finish(request, response)
+        if response is None:
+            return self.app(environ, start_response)
+        status = f"{response.status_code} {HTTPStatus(response.status_code).phrase}"
+        start_response(status, list(response.items()))
+        return [response.content]
 
     def _answer(
-        self, environ: dict[str, Any], data: dict[str, Any], *, retry: bool
+        self, request: WSGIRequest, data: dict[str, Any], *, retry: bool
     ) -> HttpResponse | None:
         services = named_service(data)
         clean, _errors = clean_report(data, services)
         if clean is None:
             return None
-        ip = client_ip_from(environ)
+        ip = client_ip(request)
         try:
             submission = _accepted(clean, ip, retry=retry)
         except IntegrityError:
             # The service was removed since this process last read the catalogue.
             catalogue_forget()
             refused = exceptions.ValidationError({"service": ["Unknown service."]})
-            return self._logged(environ, _from_api(_handled(refused)))
+            return self._logged(request, _from_api(_handled(refused)))
         except DATABASE_UNAVAILABLE as exc:
-            unavailable_logger.error(
-                "database unavailable, answering 503 for %s: %s", INTAKE_PATH, exc
-            )
-            return self._logged(environ, unavailable_for(INTAKE_PATH))
+            unavailable = _DATABASE_DOWN.process_exception(request, exc)
+            assert unavailable is not None  # it answers every DATABASE_UNAVAILABLE
+            return self._logged(request, unavailable)
         except Exception as exc:  # noqa: BLE001 - answered as Django answers an unexpected error
-            return response_for_exception(WSGIRequest(environ), exc)
+            return response_for_exception(request, exc)
         if submission.retry_after is not None:
             throttled = exceptions.Throttled(wait=submission.retry_after)
-            return self._logged(environ, _from_api(_handled(throttled)))
+            return self._logged(request, _from_api(_handled(throttled)))
         return _rendered(*submission_answer(submission, services, clean))
 
     @staticmethod
-    def _logged(environ: dict[str, Any], response: HttpResponse) -> HttpResponse:
+    def _logged(request: WSGIRequest, response: HttpResponse) -> HttpResponse:
         # As Django's handler logs every 4xx and 5xx answer (django.request).
         log_response(
-            "%s: %s",
-            response.reason_phrase,
-            INTAKE_PATH,
-            response=response,
-            request=WSGIRequest(environ),
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
         )
         return response
 
@@ -289,7 +268,7 @@ def _add_csp(request: HttpRequest, response: HttpResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+def _finish(request: HttpRequest, response: HttpResponse) -> None:
     """What the middleware stack adds to an API answer on its way out, innermost first (the
     order of settings.MIDDLEWARE, reversed). Each changes the response in place."""
     _XFRAME.process_response(request, response)
@@ -301,4 +280,3 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     _GZIP.process_response(request, response)
     # Made each time: it reads its settings when made, as Django's handler does when it loads.
     SecurityMiddleware(_never).process_response(request, response)
-    return response
