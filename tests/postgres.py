@@ -105,3 +105,10 @@ def own_postgres(database: str) -> Iterator[OwnPostgres]:
         yield pg
     finally:
         pg.remove()
+
+
+def other_connection(**options: Any) -> psycopg.Connection:
+    """A connection of its own to the default database, beside Django's: what another process
+    would see."""
+    params = connections["default"].get_connection_params()
+    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, **options)

@@ -8,7 +8,6 @@ import threading
 import time
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.core.cache import cache
 from django.db import IntegrityError, connection
@@ -19,6 +18,7 @@ from reports import abuse
 from reports.abuse import INTACT_KEY, intake_claim
 from reports.models import Recovery, Report, Source
 from reports.services import client_key_for, group_commit, report_rows_insert
+from tests.postgres import other_connection
 
 pytestmark = pytest.mark.usefixtures("one_window")
 
@@ -141,11 +141,6 @@ def test_a_service_removed_behind_the_copy_is_an_unknown_service(api, tiktok, gm
 
 
 # -------------------------------------------------------------------------- group commit
-
-
-def other_connection() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
 
 
 def wait_for(condition, what: str, limit: float = 20.0) -> None:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
@@ -21,7 +20,7 @@ from django.db import connection
 from config.wsgi import application, django_application
 from outages.services import service_upsert
 from reports.models import Report
-from tests.postgres import OwnPostgres, default_connection_to, own_postgres
+from tests.postgres import OwnPostgres, default_connection_to, other_connection, own_postgres
 from web import intake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_window")]
@@ -318,10 +317,9 @@ def test_concurrent_reports_each_answered_after_the_commit_that_holds_them(tikto
     missing: list[int] = []
     created: list[int] = []
     failures: list[Any] = []
-    dsn = _dsn()
 
     def crowd(t: int) -> None:
-        with psycopg.connect(dsn, autocommit=True) as reader:
+        with other_connection(autocommit=True) as reader:
             start.wait()
             for i in range(each):
                 service = ("tiktok", "login") if i % 2 else ("gmail", "email")
@@ -374,12 +372,6 @@ def test_with_the_cache_down_reports_are_still_taken(tiktok, own_redis):
     assert status == 201, body
     assert Report.objects.count() == 1
     assert post(application, ip="198.51.100.50")[0] == 200  # the dedupe held, from the rows
-
-
-def _dsn() -> str:
-    s = connection.settings_dict
-    host, port = s["HOST"] or "127.0.0.1", s["PORT"] or 5432
-    return f"host={host} port={port} dbname={s['NAME']} user={s['USER']}"
 
 
 # ------------------------------------------------------------------ the database restarted
