@@ -220,6 +220,13 @@ else:
     # A server that does not answer (a host gone, a network partition) fails a request in
     # seconds with a 503, instead of holding a web worker until gunicorn kills it.
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", "5")
+    # Django's cursors quote values into the SQL text and never prepare; the single report's
+    # insert (reports.services._insert_reports) binds them on the server and asks psycopg for
+    # a prepared statement, which needs a threshold set on the connection (Django's default
+    # None turns preparing off). Behind a pooler that cannot keep prepared statements across
+    # transactions (PgBouncer in transaction mode before 1.21), set it to false.
+    if envbool("DATABASE_PREPARED_STATEMENTS", "true"):
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL", "")
