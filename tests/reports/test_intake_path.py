@@ -208,6 +208,62 @@ def test_a_bad_report_in_a_shared_commit_fails_only_its_own_request(tiktok):
     assert Report.objects.count() == 3
 
 
+def stored_alone(service: Service, n: int, comment: str = "") -> Report:
+    return group_commit.store(
+        Report(
+            service_id=service.id,
+            problem="login",
+            country="BR",
+            subdivision="BR-SP",
+            comment=comment,
+            source=Source.API,
+            client_key=f"{n:032d}",
+            counted=n % 2 == 0,
+            created_at=timezone.now(),
+        )
+    )
+
+
+def prepared_inserts() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements ORDER BY prepare_time")
+        return [row[0] for row in cursor.fetchall() if "INSERT INTO reports_report" in row[0]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_report_is_inserted_by_one_statement_prepared_once_per_connection(tiktok):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    connection.close()  # a connection of this test's own: nothing prepared on it yet
+    comment = "it's down; \\ 'quoted' — ünïcode ✓"
+    reports = [stored_alone(tiktok, n, comment) for n in range(3)]
+    assert len(prepared_inserts()) == 1  # the three used one statement, prepared by the first
+    rows = Report.objects.order_by("id").values_list(
+        "id", "client_key", "counted", "comment", "subdivision", "created_at", "source"
+    )
+    assert list(rows) == [
+        (r.pk, r.client_key, r.counted, comment, "BR-SP", r.created_at, Source.API) for r in reports
+    ]
+    assert reports[0].created_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_prepared_statements_a_report_is_stored_alike(tiktok, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    connection.close()
+    options = {**settings.DATABASES["default"]["OPTIONS"]}
+    options.pop("prepare_threshold", None)  # as DATABASE_PREPARED_STATEMENTS=false leaves it
+    connection.settings_dict["OPTIONS"] = options
+    try:
+        report = stored_alone(tiktok, 7, "no statement kept")
+        assert prepared_inserts() == []
+        assert Report.objects.get(pk=report.pk).comment == "no statement kept"
+    finally:
+        connection.close()
+        connection.settings_dict["OPTIONS"] = settings.DATABASES["default"]["OPTIONS"]
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_a_report_is_stored_by_that_transaction(tiktok):
     # pytest-django's `db` runs the test in a transaction: no one else may commit for it.
