@@ -2,8 +2,11 @@
 
 Django's RedisCacheClient builds a new redis.Redis for every cache operation; building one
 (its table of response callbacks) cost about as much CPU as the round trip it serves, on every
-page hit and every report. A redis.Redis is safe to share between threads (each command takes
-a connection from the pool), so each process keeps one per server."""
+page hit and every report. So each cache object keeps one client per server. Django makes a
+cache object per thread (``caches`` is thread-local), so that is one client, and one
+connection pool, per thread of a process; each command still takes its connection from the
+pool, which checks it first (a connection Redis closed, as when it restarts, is replaced
+before the command is sent rather than failing it)."""
 
 from typing import Any
 

@@ -74,7 +74,7 @@ class OwnRedis:
         # As config/settings.py configures the cache for REDIS_URL.
         return {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
                 "LOCATION": self.url,
                 "KEY_PREFIX": "or",
                 "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

@@ -288,7 +288,7 @@ def test_inside_a_transaction_a_report_is_stored_by_that_transaction(tiktok):
 
 UNREACHABLE = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
         "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens: refused at once
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     }

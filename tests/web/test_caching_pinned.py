@@ -12,7 +12,7 @@ from web.caching import CachedPage, _keep_last_good, last_good_page, page_varian
 
 UNREACHABLE = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
         # Port 1: nothing listens there, the connection is refused at once.
         "LOCATION": "redis://127.0.0.1:1/0",
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
