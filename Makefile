@@ -13,7 +13,7 @@ MUTATION_DATABASE_URL ?= postgres://$(shell id -un)@127.0.0.1:5432/outages_mut
 MUTATION_REDIS_URL ?= redis://127.0.0.1:6379
 MUTATION_REDIS_DBS ?= 8,9,10,11
 
-.PHONY: run test lint messages bench bench-detect bench-outlook bench-events loadtest chaos services \
+.PHONY: run test lint messages bench bench-designs bench-detect bench-outlook bench-events loadtest chaos services \
 	clean docker-check audit mutation
 
 $(PY):
@@ -82,6 +82,10 @@ chaos: $(VENV)/.installed-dev node_modules/.installed
 
 # One JSON line: detection quality on simulated series (plain and with real streams'
 # behaviours) and NAB scores on the five real series in bench/realdata; no services needed.
+# The single report's write designs at their least (Redis + INSERT, one PostgreSQL statement).
+bench-designs: $(VENV)/.installed-dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/intake_designs.py
+
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py
 
