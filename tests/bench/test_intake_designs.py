@@ -7,8 +7,8 @@ import uuid
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
+from psycopg.conninfo import make_conninfo
 
 from bench import intake_designs as designs
 
@@ -19,8 +19,14 @@ pytestmark = pytest.mark.django_db
 def urls(monkeypatch):
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("needs PostgreSQL and REDIS_URL")
-    db = settings.DATABASES["default"]
-    url = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    db = connection.settings_dict  # the test database
+    url = make_conninfo(
+        dbname=db["NAME"],
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+    )
     monkeypatch.setenv("DESIGNS_DATABASE_URL", url)
     monkeypatch.setenv("DESIGNS_REDIS_URL", os.environ["REDIS_URL"])
     monkeypatch.setattr(designs, "_local", type(designs._local)())
