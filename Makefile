@@ -80,12 +80,12 @@ loadtest: $(VENV)/.installed-dev services node_modules/.installed
 chaos: $(VENV)/.installed-dev node_modules/.installed
 	$(PY) bench/chaos.py
 
-# One JSON line: detection quality on simulated series (plain and with real streams'
-# behaviours) and NAB scores on the five real series in bench/realdata; no services needed.
 # The single report's write designs at their least (Redis + INSERT, one PostgreSQL statement).
 bench-designs: $(VENV)/.installed-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/intake_designs.py
 
+# One JSON line: detection quality on simulated series (plain and with real streams'
+# behaviours) and NAB scores on the five real series in bench/realdata; no services needed.
 bench-detect: $(VENV)/.installed-dev
 	$(PY) bench/detect_quality.py
 
