@@ -210,12 +210,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gunicorn(env: dict[str, str], port: int, logfile: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    env: dict[str, str], port: int, logfile: Path, app: str = "config.wsgi:application"
+) -> subprocess.Popen[bytes]:
     args = [
         sys.executable,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        app,
         f"--bind=127.0.0.1:{port}",
         f"--workers={WORKERS}",
         f"--worker-class={WORKER_CLASS}",

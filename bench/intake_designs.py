@@ -26,7 +26,6 @@ and headers, Django's database wrapper, group commit), which ``bench/intake.py``
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -237,16 +236,7 @@ def main() -> None:
         bodies = tmp / "single.jsonl"
         items = bench.report_items(rng, bench.SINGLE_BODIES)
         bodies.write_text("".join(json.dumps(item) + "\n" for item in items))
-        logfile = tmp / "gunicorn.log"
-        args = [
-            sys.executable, "-m", "gunicorn", "bench.intake_designs:app",
-            f"--bind=127.0.0.1:{port}", f"--workers={bench.WORKERS}",
-            f"--worker-class={bench.WORKER_CLASS}", f"--threads={bench.THREADS}",
-            f"--chdir={bench.ROOT}", f"--error-logfile={logfile}", "--log-level=warning",
-            "--worker-tmp-dir=/dev/shm",
-        ]  # fmt: skip
-        with logfile.open("ab") as out:
-            server = subprocess.Popen(args, cwd=bench.ROOT, env=env, stdout=out, stderr=out)
+        server = bench.start_gunicorn(env, port, tmp / "gunicorn.log", "bench.intake_designs:app")
         try:
             bench.wait_ready(port, server)
             bench.log(f"gunicorn ({bench.WORKERS} x {bench.THREADS}) on {base}; warming up")
