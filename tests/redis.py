@@ -17,6 +17,17 @@ def redis_server_bin() -> str | None:
     return shutil.which("redis-server")
 
 
+# The product's cache backend pointed at a Redis that is not there: nothing listens on port 1,
+# so every cache call fails at once with a connection error.
+UNREACHABLE_CACHES = {
+    "default": {
+        "BACKEND": "common.redis_cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+
+
 class OwnRedis:
     def __init__(self, binary: str) -> None:
         self.binary = binary

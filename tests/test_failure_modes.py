@@ -17,22 +17,13 @@ from analytics.rollup import rollup_run
 from reports.models import Report, Source
 from reports.services import client_key_for, report_create
 from reports.validation import CleanReport
+from tests.redis import UNREACHABLE_CACHES as DEAD_REDIS
 
 REPORT = {"service": "tiktok", "problem": "login", "country": "US"}
 
 
 def login_report(service):
     return CleanReport(service.id, "login", "US", "", "")
-
-
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
-        # Nothing listens on port 1: every cache call fails with a connection error.
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
 
 
 @pytest.mark.django_db

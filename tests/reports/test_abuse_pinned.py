@@ -28,15 +28,7 @@ from reports.abuse import (
 from reports.models import Report
 from reports.services import report_submit
 from reports.validation import CleanReport
-
-UNREACHABLE = {
-    "default": {
-        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
-        # Port 1: nothing listens there, the connection is refused at once.
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
+from tests.redis import UNREACHABLE_CACHES as UNREACHABLE
 
 
 class Clock:

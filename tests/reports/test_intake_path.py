@@ -19,6 +19,7 @@ from reports.abuse import INTACT_KEY, intake_claim
 from reports.models import Recovery, Report, Source
 from reports.services import client_key_for, group_commit, report_rows_insert
 from tests.postgres import other_connection
+from tests.redis import UNREACHABLE_CACHES as UNREACHABLE
 
 pytestmark = pytest.mark.usefixtures("one_window")
 
@@ -286,13 +287,6 @@ def test_inside_a_transaction_a_report_is_stored_by_that_transaction(tiktok):
 
 # ------------------------------------------------- the same decisions without a shared cache
 
-UNREACHABLE = {
-    "default": {
-        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens: refused at once
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
 LOCAL_ONLY = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 

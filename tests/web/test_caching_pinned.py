@@ -8,16 +8,9 @@ from datetime import UTC, datetime
 from django.test import RequestFactory
 from django.utils import translation
 
+from tests.redis import UNREACHABLE_CACHES as UNREACHABLE
 from web.caching import CachedPage, _keep_last_good, last_good_page, page_variant
 
-UNREACHABLE = {
-    "default": {
-        "BACKEND": "common.redis_cache.RedisCache",  # the product's backend
-        # Port 1: nothing listens there, the connection is refused at once.
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
 PAGE = CachedPage(
     content=b"<p>kept</p>",
     content_type="application/xml; charset=utf-8",  # not the default, so it must be kept
