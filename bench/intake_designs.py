@@ -6,21 +6,22 @@ product's code, served by gunicorn as the product is (2 gthread workers x 4 thre
 by wrk with the same script, connections and client addresses as ``bench/intake.py``:
 
 * ``bare``: parse the JSON body, answer it. The reference of this run.
-* ``two_round_trips``: the product's design. One Redis script doing the same four operations
-  as the product's (rate-limit counter, dedupe claim, address cap, intact marker), then, for a
-  first report, one INSERT committed on its own (autocommit, a prepared statement).
-* ``one_statement``: the same three controls kept in PostgreSQL, in an UNLOGGED table, and
-  decided by the same statement that inserts the report: three upserts and the insert in one
-  statement, one round trip and one commit. ``INSERT ... ON CONFLICT DO UPDATE`` locks the
-  key's row, so two requests of one client wait for each other and the second sees the
-  first's claim: the dedupe holds across workers without Redis.
+* ``two_round_trips``: the product's former design. One Redis script doing the same four
+  operations as it did (rate-limit counter, dedupe claim, address cap, intact marker), then,
+  for a first report, one INSERT committed on its own (autocommit, a prepared statement).
+* ``one_statement``: the product's design (``reports.services._accept_in_one_statement``,
+  less its check of the stored reports): the three controls kept in PostgreSQL, in an
+  UNLOGGED table, and decided by the same statement that inserts the report: three upserts
+  and the insert in one statement, one round trip and one commit. ``INSERT ... ON CONFLICT
+  DO UPDATE`` locks the key's row, so two requests of one client wait for each other and the
+  second sees the first's claim: the dedupe holds across workers without Redis.
 
 The designs take turns (BENCH_ROUNDS, 5 rounds of BENCH_SECONDS / rounds each) and the ratios
 are of their medians. The answers are checked against the rows (each 201 of the two writing
 designs is a row), and ``tests/bench/test_intake_designs.py`` checks that both store a first
 report and refuse a repeat alike, so neither is measured doing less than it says. Left out:
 the product's own work per report (validation, the client key's HMAC, the answer's fields
-and headers, Django's database wrapper, group commit), which ``bench/intake.py`` measures.
+and headers, Django's database wrapper), which ``bench/intake.py`` measures.
 """
 
 import json

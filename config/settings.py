@@ -221,10 +221,11 @@ else:
     # seconds with a 503, instead of holding a web worker until gunicorn kills it.
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", "5")
     # Django's cursors quote values into the SQL text and never prepare; the single report's
-    # insert (reports.services._insert_reports) binds them on the server and asks psycopg for
-    # a prepared statement, which needs a threshold set on the connection (Django's default
-    # None turns preparing off). Behind a pooler that cannot keep prepared statements across
-    # transactions (PgBouncer in transaction mode before 1.21), set it to false.
+    # statement (reports.services._accept_in_one_statement) binds them on the server and asks
+    # psycopg for a prepared statement, which needs a threshold set on the connection
+    # (Django's default None turns preparing off). Behind a pooler that cannot keep prepared
+    # statements across transactions (PgBouncer in transaction mode before 1.21), set it to
+    # false.
     if envbool("DATABASE_PREPARED_STATEMENTS", "true"):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -275,6 +276,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "detect": {"task": "analytics.tasks.detect_task", "schedule": on_the_clock(30, offset=2)},
     "baseline": {"task": "analytics.tasks.baseline_task", "schedule": 3600.0},
     "retention": {"task": "analytics.tasks.retention_task", "schedule": 3600.0},
+    # Rate-limit counters, dedupe claims and cap counters whose window has passed: on an
+    # outage day hundreds of thousands an hour, so the table is swept every minute.
+    "claims": {"task": "reports.tasks.claims_expire_task", "schedule": 60.0},
     # Announcements whose hand-over to the broker failed (it was down) go out once it is back.
     # A sweep that waited longer than the interval is dropped: the next one does its work.
     "outbox": {

@@ -2,167 +2,82 @@
 report per client and service in the dedupe window, and a cap on the counted reports of one
 address per service in that window.
 
-Their state lives in Django's cache (Redis), so it holds across web workers. While the cache
-is unreachable each process keeps the same counters in memory (`LocalCounters`, bounded), so a
-Redis outage weakens the limits to "per process" instead of lifting them; the process tries
-the cache again every CACHE_RETRY_AFTER seconds. The dedupe does not depend on the cache at
-all in the end: a claim the cache does not know (it restarted empty, was flushed, or is down)
-is checked against the stored reports, which are the source of truth."""
+Their state lives in the database beside the reports (``Claim``: on PostgreSQL an UNLOGGED
+table, which writes no WAL and is emptied by a crash), so it holds across web workers and
+hosts, and nothing else has to be up for a report to be judged: the controls stand or fall
+with the table the report goes into. A single report of the API is judged by the statement
+that stores it (``reports.services.report_accept``): one round trip, one commit. Everything
+else (the form, recoveries, requests refused before they are judged) uses the functions
+below, one statement each, on the same rows, so all of them share one budget.
+
+The dedupe does not rest on the claims in the end: a new claim is checked against the stored
+reports, which are the source of truth, so a claims table emptied by a crash lets no repeat
+through.
+
+A flood from one address would make every request update the same counter row, one at a
+time. A process that has answered an address 429 remembers it until the window ends
+(``_refused``) and answers its later requests without the database; the count could only
+have grown, so the answer is the one the database would give."""
 
 import ipaddress
-import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.db import connection, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
-from common.logs import warn_every
+from reports.models import Claim
 from reports.selectors import recovery_last_at, report_last_at
 
-log = logging.getLogger(__name__)
+# Addresses a process remembers as refused at most; past it the memory starts again (a flood
+# of distinct addresses costs the database one row update each, never this process's memory).
+REFUSED_MAX_KEYS = 20_000
 
-T = TypeVar("T")
+_refused: dict[str, float] = {}
+_refused_lock = threading.Lock()
 
-# Keys the in-process fallback holds at most (a few MB). Past it the least recently used
-# address or client is forgotten first: under a flood of distinct addresses that resets some
-# of their counts, never the memory bound.
-LOCAL_MAX_KEYS = 20_000
-# Seconds a process keeps to its own counters after the cache failed, before trying it again:
-# with Redis gone, every request would otherwise wait for its timeouts first.
-CACHE_RETRY_AFTER = 5.0
+TABLE = Claim._meta.db_table
 
-
-class LocalCounters:
-    """Counters and claims that expire, in this process's memory, at most `max_keys` of them.
-    Thread-safe (gunicorn's gthread workers share one process)."""
-
-    def __init__(self, max_keys: int) -> None:
-        self.max_keys = max_keys
-        self._items: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _get(self, key: str, now: float) -> tuple[float, int] | None:
-        item = self._items.get(key)
-        if item is not None and item[0] <= now:
-            del self._items[key]
-            return None
-        return item
-
-    def _put(self, key: str, expires: float, value: int) -> None:
-        self._items[key] = (expires, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_keys:
-            self._items.popitem(last=False)
-
-    def add(self, key: str, ttl: float) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            if self._get(key, now) is not None:
-                return False
-            self._put(key, now + ttl, 1)
-            return True
-
-    def incr(self, key: str, ttl: float) -> int:
-        """Add one, starting from zero with `ttl` if the key is missing; returns the count."""
-        with self._lock:
-            now = time.monotonic()
-            expires, value = self._get(key, now) or (now + ttl, 0)
-            self._put(key, expires, value + 1)
-            return value + 1
-
-    def decr(self, key: str) -> None:
-        with self._lock:
-            item = self._get(key, time.monotonic())
-            if item is not None:
-                self._put(key, item[0], item[1] - 1)
-
-    def touch(self, key: str, ttl: float) -> None:
-        with self._lock:
-            now = time.monotonic()
-            item = self._get(key, now)
-            if item is not None:
-                self._put(key, now + ttl, item[1])
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-local = LocalCounters(LOCAL_MAX_KEYS)
-_cache_down_until = 0.0
-# Whether this process made claims in its own memory that the cache does not hold.
-_claimed_locally = False
-
-
-def _shared_or_local(kind: str, shared: Callable[[], T], fallback: Callable[[], T]) -> T:
-    global _cache_down_until, _claimed_locally
-    if time.monotonic() < _cache_down_until:
-        _claimed_locally = True
-        return fallback()
-    try:
-        value = shared()
-    except (RedisError, OSError) as exc:
-        _cache_down_until = time.monotonic() + CACHE_RETRY_AFTER
-        _claimed_locally = True
-        warn_every(
-            log, f"abuse:{kind}", "%s: cache unavailable, limiting per process: %s", kind, exc
-        )
-        return fallback()
-    if _claimed_locally:
-        _cache_back()
-    return value
-
-
-def _cache_back() -> None:
-    """The cache answers again after this process claimed reports without it: restart the
-    intact marker, so that every process checks new claims against the stored reports for a
-    dedupe window (the cache cannot know the claims made meanwhile)."""
-    global _claimed_locally
-    try:
-        cache.set(INTACT_KEY, int(time.time()), timeout=None)
-    except (RedisError, OSError):
-        return
-    _claimed_locally = False
+# A counter: restarted when its window has passed, else one more. Params: key, expires, now, now.
+COUNT_SQL = f"""
+INSERT INTO {TABLE} AS c (key, count, expires) VALUES (%s, 1, %s)
+ON CONFLICT (key) DO UPDATE SET
+  count = CASE WHEN c.expires <= %s THEN 1 ELSE c.count + 1 END,
+  expires = CASE WHEN c.expires <= %s THEN excluded.expires ELSE c.expires END
+RETURNING count"""
+# A claim: taken if nobody holds it or its holder's window has passed. Params: key, expires, now.
+CLAIM_SQL = f"""
+INSERT INTO {TABLE} AS c (key, count, expires) VALUES (%s, 1, %s)
+ON CONFLICT (key) DO UPDATE SET count = 1, expires = excluded.expires WHERE c.expires <= %s
+RETURNING count"""
 
 
 def abuse_state_reset() -> None:
-    """Forget the in-process fallback and try the cache at once (tests, between cases)."""
-    global _cache_down_until, _claimed_locally
-    _cache_down_until = 0.0
-    _claimed_locally = False
-    local.clear()
+    """Forget the addresses this process remembers as refused (tests, between cases)."""
+    with _refused_lock:
+        _refused.clear()
 
 
-def _cache_incr(key: str, ttl: int) -> int:
-    cache.add(key, 0, timeout=ttl)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired or evicted between the two calls
-        cache.set(key, 1, timeout=ttl)
-        return 1
+def claims_expire(*, now: float | None = None) -> int:
+    """Delete the claims and counters whose window has passed; returns how many."""
+    moment = time.time() if now is None else now
+    deleted, _ = Claim.objects.filter(expires__lte=moment).delete()
+    return deleted
 
 
-def _cache_decr(key: str) -> None:
-    try:
-        cache.decr(key)
-    except ValueError:  # already expired: nothing to give back
-        pass
+def _count(key: str, expires: float, now: float) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_SQL, [key, expires, now, now])
+        return int(cursor.fetchone()[0])
+
+
+def _claim(key: str, expires: float, now: float) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [key, expires, now])
+        return cursor.fetchone() is not None
 
 
 def address_of(ip: str) -> str:
@@ -183,20 +98,54 @@ def _window_start(window: int, now: float) -> int:
     return int(now // window * window)
 
 
-def rate_limit_retry_after(*, ip: str, scope: str = "report") -> int | None:
-    """Count this request; return seconds to wait if the address is over its limit, else None."""
+def retry_after_of(*, window_end: float, now: float) -> int:
+    """Seconds to wait until a window ends, rounded up, never 0 ("retry now" would be refused
+    again)."""
+    return max(1, int(window_end - now + 0.999))
+
+
+@dataclass(frozen=True, slots=True)
+class RateWindow:
+    """The rate-limit counter of one address and scope in the current window."""
+
+    key: str
+    expires: float
+    now: float
+
+
+def rate_window(*, ip: str, scope: str = "report") -> RateWindow:
     window = settings.RATE_LIMIT_WINDOW
     now = time.time()
-    start = _window_start(window, now)
-    key = f"rl:{scope}:{address_of(ip)}:{start}"
-    count = _shared_or_local(
-        "rate limit",
-        lambda: _cache_incr(key, window + 1),
-        lambda: local.incr(key, window + 1),
-    )
-    if count > settings.RATE_LIMIT_REPORTS:
-        return max(1, int(start + window - now + 0.999))
-    return None
+    return RateWindow(f"rl:{scope}:{address_of(ip)}", _window_start(window, now) + window, now)
+
+
+def refused_until(rate: RateWindow) -> int | None:
+    """Retry-After for an address this process already refused in this window, else None."""
+    until = _refused.get(rate.key)
+    if until is None or until != rate.expires or until <= rate.now:
+        return None
+    return retry_after_of(window_end=until, now=rate.now)
+
+
+def rate_counted(rate: RateWindow, count: int) -> int | None:
+    """Retry-After if ``count`` (this request's place in the window) is over the limit; the
+    address is then remembered as refused until the window ends."""
+    if count <= settings.RATE_LIMIT_REPORTS:
+        return None
+    with _refused_lock:
+        if len(_refused) >= REFUSED_MAX_KEYS:
+            _refused.clear()
+        _refused[rate.key] = rate.expires
+    return retry_after_of(window_end=rate.expires, now=rate.now)
+
+
+def rate_limit_retry_after(*, ip: str, scope: str = "report") -> int | None:
+    """Count this request; return seconds to wait if the address is over its limit, else None."""
+    rate = rate_window(ip=ip, scope=scope)
+    remembered = refused_until(rate)
+    if remembered is not None:
+        return remembered
+    return rate_counted(rate, _count(rate.key, rate.expires, rate.now))
 
 
 def dedupe_key(*, client_key: str, service_id: int) -> str:
@@ -204,199 +153,46 @@ def dedupe_key(*, client_key: str, service_id: int) -> str:
 
 
 def dedupe_claim(*, client_key: str, service_id: int) -> bool:
-    """True if this is the client's first report for the service in the window.
-
-    A claim the cache did not hold yet costs one indexed query: the client may have reported
-    before the cache restarted empty, or through another process while it was down."""
+    """True if this is the client's first report for the service in the window. A new claim
+    is checked against the stored reports (one indexed read)."""
     key = dedupe_key(client_key=client_key, service_id=service_id)
     window = settings.REPORT_DEDUPE_WINDOW
-    claimed = _shared_or_local(
-        "dedupe",
-        lambda: bool(cache.add(key, 1, timeout=window)),
-        lambda: local.add(key, window),
-    )
-    if not claimed:
-        return False
-    return not _stored_repeat(client_key=client_key, service_id=service_id, window=window)
+    now = time.time()
+    # One transaction: a lookup that fails takes the claim back with it.
+    with transaction.atomic():
+        if not _claim(key, now + window, now):
+            return False
+        return not _stored_repeat(client_key=client_key, service_id=service_id, window=window)
 
 
-def dedupe_release(*, client_key: str, service_id: int) -> None:
-    key = dedupe_key(client_key=client_key, service_id=service_id)
-    _shared_or_local("dedupe", lambda: cache.delete(key), lambda: local.delete(key))
-
-
-def _address_cap_key(*, ip: str, service_id: int) -> tuple[str, int]:
+def address_cap_key(*, ip: str, service_id: int) -> tuple[str, float]:
+    """The cap's counter and when its window ends (fixed windows of REPORT_DEDUPE_WINDOW)."""
     window = settings.REPORT_DEDUPE_WINDOW
-    start = _window_start(window, time.time())
-    return f"ac:{service_id}:{address_of(ip)}:{start}", window + 1
+    return f"ac:{service_id}:{address_of(ip)}", _window_start(window, time.time()) + window
 
 
 def address_cap_claim(*, ip: str, service_id: int) -> bool:
     """True if a report from this address about the service may still be counted in this
-    window (fixed windows of REPORT_DEDUPE_WINDOW); REPORT_ADDRESS_LIMIT 0 turns the cap off."""
+    window; REPORT_ADDRESS_LIMIT 0 turns the cap off."""
     limit = settings.REPORT_ADDRESS_LIMIT
     if limit <= 0:
         return True
-    key, ttl = _address_cap_key(ip=ip, service_id=service_id)
-    count = _shared_or_local(
-        "address cap", lambda: _cache_incr(key, ttl), lambda: local.incr(key, ttl)
-    )
-    return count <= limit
-
-
-def address_cap_release(*, ip: str, service_id: int) -> None:
-    """Give back a claimed place (the report it was for could not be stored)."""
-    if settings.REPORT_ADDRESS_LIMIT <= 0:
-        return
-    key, _ = _address_cap_key(ip=ip, service_id=service_id)
-    _shared_or_local("address cap", lambda: _cache_decr(key), lambda: local.decr(key))
-
-
-# ------------------------------------------------------------------ one round trip per report
-
-# The rate limit, the dedupe claim and the address cap of one report in one Redis call: five
-# round trips were most of a single report's time. KEYS: rate, dedupe, cap, intact marker.
-# ARGV: rate ttl, rate limit, dedupe window, cap ttl, cap limit (0 = off), now (epoch s).
-# Returns {rate count, claimed (0/1), cap count, epoch since which the cache is intact}.
-INTAKE_LUA = """
-local rate = redis.call('INCR', KEYS[1])
-if rate == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if rate > tonumber(ARGV[2]) then return {rate, 0, 0, '0'} end
-if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {rate, 0, 0, '0'} end
-local cap = 0
-if tonumber(ARGV[5]) > 0 then
-  cap = redis.call('INCR', KEYS[3])
-  if cap == 1 then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
-end
-local since = redis.call('GET', KEYS[4])
-if not since then
-  redis.call('SET', KEYS[4], ARGV[6])
-  since = ARGV[6]
-end
-return {rate, 1, cap, since}
-"""
-# The marker's key: set when the cache first holds claims, gone when it restarts empty or is
-# flushed. A claim is checked against the stored reports only while the marker is younger than
-# the dedupe window, since only then can the cache miss a claim made in the window.
-INTACT_KEY = "dd:intact"
-# Clocks of the web hosts may differ this much (seconds) without a repeat slipping through.
-INTACT_MARGIN = 60
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeClaim:
-    """What the abuse controls say about one report: `retry_after` (seconds) when the address
-    is over its rate limit; otherwise `first` when it is the client's first report of the
-    service in the dedupe window, and `counted` when the address's cap still counts it."""
-
-    retry_after: int | None
-    first: bool
-    counted: bool
-
-
-_intake_script: Any = None
-
-
-def _redis_client() -> Any:
-    """The cache's own Redis client, or None when the cache is not Redis (development)."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache.get_client(write=True)
-
-
-def _intake_shared(*, client: Any, ip: str, client_key: str, service_id: int) -> IntakeClaim:
-    global _intake_script
-    rate_window = settings.RATE_LIMIT_WINDOW
-    now = time.time()
-    rate_start = _window_start(rate_window, now)
-    rate_key = f"rl:report:{address_of(ip)}:{rate_start}"
-    cap_key, cap_ttl = _address_cap_key(ip=ip, service_id=service_id)
-    window = settings.REPORT_DEDUPE_WINDOW
-    if _intake_script is None:
-        _intake_script = client.register_script(INTAKE_LUA)
-    rate, claimed, cap, since = _intake_script(
-        keys=[
-            cache.make_key(rate_key),
-            cache.make_key(dedupe_key(client_key=client_key, service_id=service_id)),
-            cache.make_key(cap_key),
-            cache.make_key(INTACT_KEY),
-        ],
-        args=[
-            rate_window + 1,
-            settings.RATE_LIMIT_REPORTS,
-            window,
-            cap_ttl,
-            max(0, settings.REPORT_ADDRESS_LIMIT),
-            int(now),
-        ],
-        client=client,
-    )
-    if int(rate) > settings.RATE_LIMIT_REPORTS:
-        return IntakeClaim(max(1, int(rate_start + rate_window - now + 0.999)), False, False)
-    if not int(claimed):
-        return IntakeClaim(None, False, False)
-    counted = settings.REPORT_ADDRESS_LIMIT <= 0 or int(cap) <= settings.REPORT_ADDRESS_LIMIT
-    if now - float(since) < window + INTACT_MARGIN and _stored_repeat(
-        client_key=client_key, service_id=service_id, window=window
-    ):
-        if settings.REPORT_ADDRESS_LIMIT > 0:
-            address_cap_release(ip=ip, service_id=service_id)
-        return IntakeClaim(None, False, False)
-    return IntakeClaim(None, True, counted)
+    key, expires = address_cap_key(ip=ip, service_id=service_id)
+    return _count(key, expires, time.time()) <= limit
 
 
 def _stored_repeat(*, client_key: str, service_id: int, window: int) -> bool:
     """Whether the stored reports hold this client's report of the service in the window; if
-    so the claim is kept for what remains of that report's window. The claim is given back
-    when the check fails, so that the client's retry is not taken for a repeat."""
+    so the claim is kept for what remains of that report's window."""
     now = timezone.now()
-    try:
-        last = report_last_at(
-            client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
-        )
-    except BaseException:
-        dedupe_release(client_key=client_key, service_id=service_id)
-        raise
+    last = report_last_at(
+        client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
+    )
     if last is None:
         return False
     key = dedupe_key(client_key=client_key, service_id=service_id)
-    remaining = max(1, int(window - (now - last).total_seconds()))
-    _shared_or_local(
-        "dedupe",
-        lambda: cache.touch(key, timeout=remaining),
-        lambda: local.touch(key, remaining),
-    )
+    Claim.objects.filter(key=key).update(expires=last.timestamp() + window)
     return True
-
-
-def _intake_separate(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
-    """The same decisions one control at a time: without Redis, or while it is down."""
-    retry_after = rate_limit_retry_after(ip=ip)
-    if retry_after is not None:
-        return IntakeClaim(retry_after, False, False)
-    if not dedupe_claim(client_key=client_key, service_id=service_id):
-        return IntakeClaim(None, False, False)
-    try:
-        counted = address_cap_claim(ip=ip, service_id=service_id)
-    except BaseException:
-        dedupe_release(client_key=client_key, service_id=service_id)
-        raise
-    return IntakeClaim(None, True, counted)
-
-
-def intake_claim(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
-    """Count a report against its address's rate limit, claim it for dedupe and the address
-    cap: one Redis round trip (plus an indexed read only in the dedupe window after the cache
-    came back empty, or after this process had to do without it)."""
-    client = _redis_client()
-    if client is None or time.monotonic() < _cache_down_until:
-        return _intake_separate(ip=ip, client_key=client_key, service_id=service_id)
-    return _shared_or_local(
-        "intake",
-        lambda: _intake_shared(client=client, ip=ip, client_key=client_key, service_id=service_id),
-        lambda: _intake_separate(ip=ip, client_key=client_key, service_id=service_id),
-    )
 
 
 # ------------------------------------------------------------------ "it works again for me"
@@ -405,38 +201,22 @@ def intake_claim(*, ip: str, client_key: str, service_id: int) -> IntakeClaim:
 def recovery_claim(*, client_key: str, service_id: int, ip: str) -> tuple[bool, bool]:
     """(first, counted) for a recovery: the dedupe and the address cap of reports, on keys of
     their own (a report and a recovery of the same client are no repeats of each other).
-    Recoveries are few, so a new claim always checks the stored ones."""
+    A new claim is checked against the stored recoveries."""
     window = settings.REPORT_DEDUPE_WINDOW
     key = f"rv:{service_id}:{client_key}"
-    claimed = _shared_or_local(
-        "dedupe",
-        lambda: bool(cache.add(key, 1, timeout=window)),
-        lambda: local.add(key, window),
-    )
-    if not claimed:
-        return False, False
-    now = timezone.now()
-    try:
+    now = time.time()
+    moment = timezone.now()
+    # One transaction: a lookup that fails takes the claim back with it.
+    with transaction.atomic():
+        if not _claim(key, now + window, now):
+            return False, False
         last = recovery_last_at(
-            client_key=client_key, service_id=service_id, since=now - timedelta(seconds=window)
+            client_key=client_key, service_id=service_id, since=moment - timedelta(seconds=window)
         )
-    except BaseException:
-        recovery_release(client_key=client_key, service_id=service_id)
-        raise
-    if last is not None:
-        return False, False
+        if last is not None:
+            return False, False
     limit = settings.REPORT_ADDRESS_LIMIT
     if limit <= 0:
         return True, True
-    cap_key = f"rvc:{service_id}:{address_of(ip)}:{_window_start(window, time.time())}"
-    count = _shared_or_local(
-        "address cap",
-        lambda: _cache_incr(cap_key, window + 1),
-        lambda: local.incr(cap_key, window + 1),
-    )
-    return True, count <= limit
-
-
-def recovery_release(*, client_key: str, service_id: int) -> None:
-    key = f"rv:{service_id}:{client_key}"
-    _shared_or_local("dedupe", lambda: cache.delete(key), lambda: local.delete(key))
+    cap_key = f"rvc:{service_id}:{address_of(ip)}"
+    return True, _count(cap_key, _window_start(window, now) + window, now) <= limit

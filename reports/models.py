@@ -82,3 +82,16 @@ class Recovery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} works again {self.country} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Claim(models.Model):
+    """State of the abuse controls (reports.abuse): a rate-limit or address-cap counter, or a
+    dedupe claim, valid until ``expires`` (epoch seconds, the web host's clock, as the windows
+    are). Keys name the control, the service and the client or address."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.IntegerField()
+    expires = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.count}"

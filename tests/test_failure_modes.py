@@ -48,17 +48,17 @@ def post_report(api, body=REPORT):
 
 @pytest.mark.django_db
 @override_settings(CACHES=DEAD_REDIS)
-def test_with_redis_down_one_address_is_still_limited_and_logged_once(
+def test_with_redis_down_one_address_is_still_limited_without_a_word(
     api, tiktok, caplog, one_window
 ):
-    # Each process limits on its own counters while the cache is away: a flood from one
-    # address is still rate-limited and deduplicated, and says so in a line, not a line each.
+    # The abuse controls keep their state beside the reports, not in the cache: a flood from
+    # one address is rate-limited and deduplicated as ever, and nothing is logged per request.
     caplog.set_level(logging.WARNING)
     statuses = Counter(post_report(api).status_code for _ in range(200))
     assert statuses == {201: 1, 200: 29, 429: 170}
     assert Report.objects.count() == 1
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("reports", "common")]
-    assert 1 <= len(ours) <= 2, [r.getMessage() for r in ours]
+    assert ours == []
 
 
 @pytest.mark.django_db

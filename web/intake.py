@@ -2,12 +2,12 @@
 
 On an outage day the report API is the one write the crowd makes, thousands a minute. Through
 Django, a report spent more of the web worker's time in the middleware stack, URL resolution
-and DRF's request handling than in its own work (one Redis script and a share of a group
-commit). The front sits between the WSGI server and Django, as the page front (``web.front``)
+and DRF's request handling than in its own work (one statement that judges and stores it).
+The front sits between the WSGI server and Django, as the page front (``web.front``)
 does, and takes only the common case: a JSON report that passes validation. It runs the same
 code as the view (``reports.api.named_service``, ``reports.validation.clean_report``,
-``reports.services.report_accept``: the rate limit, the dedupe and the address cap in one
-Redis script, failing open, and a 201 only after the commit that holds the row) and answers
+``reports.services.report_accept``: the rate limit, the dedupe, the address cap and the
+insert in one statement, so a 201 only after the commit that holds the row) and answers
 with the status, body and headers Django's stack puts on that answer: the response-side
 middleware that applies to it runs here too (security headers, CSP, frame options, gzip).
 ``tests/web/test_intake_front.py`` sends the same requests through both and compares.
@@ -115,9 +115,9 @@ def _tidy_connections() -> bool:
 def _accepted(clean: CleanReport, ip: str, *, retry: bool) -> Submission:
     """report_accept, and once more on a new connection if the first try failed on one the
     health check did not look at (a database restarted since: Django's check would have
-    found it before the first query). report_accept gives back its claims when it fails, so
-    the second try is judged afresh; only the rate limit counts the request twice, once per
-    thread and restart. A database that is down fails again: the caller's 503."""
+    found it before the first query). A failed report_accept changed nothing (its claims and
+    its row are one statement), so the second try is judged afresh. A database that is down
+    fails again: the caller's 503."""
 
     def accept() -> Submission:
         return report_accept(report=clean, source=Source.API, client_key=client_key_for(ip), ip=ip)

@@ -1,12 +1,12 @@
-"""The parts of the abuse controls: the in-process fallback's counters, the unit an address
-is counted in, and the index the dedupe reads when the cache does not know a client."""
+"""The parts of the abuse controls: the unit an address is counted in, the claims' table, and
+the index the dedupe reads to check a new claim against the stored reports."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from reports.abuse import LocalCounters, address_of
+from reports.abuse import address_of
 from reports.selectors import report_last_at
 from reports.services import report_rows_insert
 
@@ -19,26 +19,13 @@ def test_address_of_groups_ipv6_by_64_and_leaves_ipv4_alone():
     assert address_of("not an address") == "not an address"
 
 
-def test_the_fallback_counters_stay_within_their_size():
-    counters = LocalCounters(max_keys=100)
-    for i in range(1000):
-        assert counters.add(f"k{i}", 60)
-    assert len(counters) == 100
-    # The most recently used survive; the oldest went first.
-    assert not counters.add("k999", 60)
-    assert counters.add("k0", 60)
-
-
-def test_the_fallback_counters_count_and_expire():
-    counters = LocalCounters(max_keys=10)
-    assert [counters.incr("rl", 60) for _ in range(3)] == [1, 2, 3]
-    counters.decr("rl")
-    assert counters.incr("rl", 60) == 3
-    assert counters.add("dd", 0)  # expires at once
-    assert counters.add("dd", 60)
-    assert not counters.add("dd", 60)
-    counters.delete("dd")
-    assert counters.add("dd", 60)
+@pytest.mark.django_db
+def test_the_claims_table_writes_no_wal():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's table kinds")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'reports_claim'")
+        assert cursor.fetchone() == ("u",)  # unlogged
 
 
 @pytest.mark.django_db

@@ -1,20 +1,18 @@
 """Intake services pinned: what report_accept and recovery_submit answer and store, field by
 field, in each case; the claims given back when a row cannot be stored; rows and their times
-that do not pair up; and a report that arrives while another is being inserted."""
+that do not pair up."""
 
 from datetime import UTC, datetime
 
 import pytest
-from django.core.cache import cache
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.utils import timezone
 
 from reports import abuse
-from reports.models import Recovery, Report, Source
+from reports.models import Claim, Recovery, Report, Source
 from reports.services import (
     RecoverySubmission,
     Submission,
-    group_commit,
     recovery_submit,
     report_accept,
     report_create_many,
@@ -22,7 +20,7 @@ from reports.services import (
     report_submit,
 )
 from reports.validation import CleanRecovery, CleanReport
-from tests.reports.test_intake_path import cap_count, race_reports
+from tests.reports.test_intake_path import cap_count
 
 pytestmark = pytest.mark.usefixtures("one_window")
 
@@ -63,7 +61,7 @@ def test_a_report_that_cannot_be_stored_gives_back_its_claim_and_its_place_under
     with pytest.raises(IntegrityError):
         report_accept(report=gone, source=Source.API, client_key=key, ip=ip)
     assert cap_count(ip, 10**9) == 0
-    assert cache.get(abuse.dedupe_key(client_key=key, service_id=10**9)) is None
+    assert not Claim.objects.filter(key=abuse.dedupe_key(client_key=key, service_id=10**9)).exists()
 
 
 @pytest.mark.django_db
@@ -130,19 +128,3 @@ def test_rows_and_their_times_must_pair_up(tiktok):
     with pytest.raises(ValueError, match="zip"):
         report_create_many(reports=[report(tiktok.id)] * 2, client_keys=["h" * 32])
     assert Report.objects.count() == 0
-
-
-# ---------------------------------------------------------------------------- group commit
-
-
-@pytest.mark.django_db(transaction=True)
-def test_one_report_arriving_during_an_insert_is_woken_to_insert_itself(tiktok):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's locks")
-    results = race_reports([tiktok.id, tiktok.id])
-    assert all(isinstance(r, Report) and r.pk for r in results), results
-    # Each insert is its own transaction: the first alone, then the one that waited.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT xmin::text, count(*) FROM reports_report GROUP BY 1")
-        assert sorted(n for _, n in cursor.fetchall()) == [1, 1]
-    assert group_commit._busy is False and group_commit._queue == []

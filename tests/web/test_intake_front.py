@@ -3,7 +3,7 @@ Django's middleware, with the status, body and headers Django's stack gives the 
 and everything else handed to Django with its body intact. Requests go through the WSGI
 application gunicorn serves (config.wsgi.application) and, for comparison, through Django's
 own WSGI handler behind it (config.wsgi.django_application); the database is the real one,
-in autocommit as a web process has it, so a report is stored by the group commit."""
+in autocommit as a web process has it, so a report is judged and stored by one statement."""
 
 import gzip
 import io
