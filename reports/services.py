@@ -40,10 +40,10 @@ def client_key_for(identity: str) -> str:
     return digest[:32]
 
 
-def report_create(
-    *, report: CleanReport, source: str, client_key: str, counted: bool = True
+def _report_of(
+    *, report: CleanReport, source: str, client_key: str, counted: bool, created_at: datetime
 ) -> Report:
-    return Report.objects.create(
+    return Report(
         service_id=report.service_id,
         problem=report.problem,
         country=report.country,
@@ -52,8 +52,22 @@ def report_create(
         source=source,
         client_key=client_key,
         counted=counted,
+        created_at=created_at,
+    )
+
+
+def report_create(
+    *, report: CleanReport, source: str, client_key: str, counted: bool = True
+) -> Report:
+    stored = _report_of(
+        report=report,
+        source=source,
+        client_key=client_key,
+        counted=counted,
         created_at=timezone.now(),
     )
+    stored.save(force_insert=True)
+    return stored
 
 
 Row = tuple[int, str, str, str, str, datetime, str, str]
@@ -232,19 +246,15 @@ def _accept_in_one_statement(
         return Submission(report=None, counted=False, retry_after=retry_after)
     if pk is None:
         return Submission(report=None, counted=False)
-    stored = Report(
-        pk=pk,
-        service_id=report.service_id,
-        problem=report.problem,
-        country=report.country,
-        subdivision=report.subdivision,
-        comment=report.comment,
+    stored = _report_of(
+        report=report,
         source=source,
         client_key=client_key,
         counted=bool(counted),
         created_at=created_at,
     )
-    stored._state.adding = False
+    stored.pk = pk
+    stored._state.adding = False  # as the ORM leaves a row it has saved
     return Submission(report=stored, counted=bool(counted))
 
 

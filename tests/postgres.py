@@ -107,6 +107,28 @@ def own_postgres(database: str) -> Iterator[OwnPostgres]:
         pg.remove()
 
 
+@contextmanager
+def own_postgres_in_use(database: str, django_db_blocker: Any) -> Iterator[OwnPostgres]:
+    """own_postgres, migrated, holding the TikTok service, as the default connection (kept
+    open between requests, as a web process keeps it) for the duration."""
+    from django.core.management import call_command
+
+    from outages.services import service_upsert
+
+    with own_postgres(database) as pg:
+        settings = {"HOST": "127.0.0.1", "PORT": str(pg.port), "NAME": database}
+        with django_db_blocker.unblock(), default_connection_to(**settings, CONN_MAX_AGE=600):
+            call_command("migrate", verbosity=0)
+            service_upsert(
+                slug="tiktok",
+                name="TikTok",
+                category="social",
+                home_url="https://www.tiktok.com",
+                problems=["playback", "upload", "login", "app", "other"],
+            )
+            yield pg
+
+
 def other_connection(**options: Any) -> psycopg.Connection:
     """A connection of its own to the default database, beside Django's: what another process
     would see."""

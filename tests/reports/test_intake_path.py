@@ -11,17 +11,15 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.db import DataError, IntegrityError, connection
 from django.utils import timezone
 
 from outages.models import Service
-from outages.services import service_upsert
 from reports import abuse, services
 from reports.models import Claim, Recovery, Report, Source
 from reports.services import Submission, report_accept, report_rows_insert
 from reports.validation import CleanReport
-from tests.postgres import OwnPostgres, default_connection_to, other_connection, own_postgres
+from tests.postgres import OwnPostgres, other_connection, own_postgres_in_use
 from tests.redis import UNREACHABLE_CACHES as UNREACHABLE
 
 pytestmark = pytest.mark.usefixtures("one_window")
@@ -316,18 +314,8 @@ def test_one_client_racing_itself_is_stored_once(tiktok):
 
 @pytest.fixture
 def own_database(django_db_blocker) -> Iterator[OwnPostgres]:
-    with own_postgres("outages_claims") as pg:
-        settings = {"HOST": "127.0.0.1", "PORT": str(pg.port), "NAME": "outages_claims"}
-        with django_db_blocker.unblock(), default_connection_to(**settings, CONN_MAX_AGE=600):
-            call_command("migrate", verbosity=0)
-            service_upsert(
-                slug="tiktok",
-                name="TikTok",
-                category="social",
-                home_url="https://www.tiktok.com",
-                problems=["playback", "upload", "login", "app", "other"],
-            )
-            yield pg
+    with own_postgres_in_use("outages_claims", django_db_blocker) as pg:
+        yield pg
 
 
 def test_a_crash_empties_the_claims_and_the_stored_reports_still_dedupe(own_database):

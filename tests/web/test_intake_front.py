@@ -14,13 +14,11 @@ from typing import Any
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management import call_command
 from django.db import connection
 
 from config.wsgi import application, django_application
-from outages.services import service_upsert
 from reports.models import Report
-from tests.postgres import OwnPostgres, default_connection_to, other_connection, own_postgres
+from tests.postgres import OwnPostgres, other_connection, own_postgres_in_use
 from web import intake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_window")]
@@ -379,18 +377,8 @@ def test_with_the_cache_down_reports_are_still_taken(tiktok, own_redis):
 
 @pytest.fixture
 def own_database(django_db_blocker) -> Iterator[OwnPostgres]:
-    with own_postgres("outages_front") as pg:
-        settings = {"HOST": "127.0.0.1", "PORT": str(pg.port), "NAME": "outages_front"}
-        with django_db_blocker.unblock(), default_connection_to(**settings, CONN_MAX_AGE=600):
-            call_command("migrate", verbosity=0)
-            service_upsert(
-                slug="tiktok",
-                name="TikTok",
-                category="social",
-                home_url="https://www.tiktok.com",
-                problems=["playback", "upload", "login", "app", "other"],
-            )
-            yield pg
+    with own_postgres_in_use("outages_front", django_db_blocker) as pg:
+        yield pg
 
 
 @pytest.mark.parametrize("checked", [False, True], ids=["between-checks", "at-a-check"])
