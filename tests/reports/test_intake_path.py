@@ -190,9 +190,11 @@ def test_a_report_and_its_claims_are_one_statement_prepared_once_per_connection(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_without_prepared_statements_a_report_is_stored_alike(tiktok, settings):
+def test_without_prepared_statements_a_report_is_stored_alike(tiktok):
     connection.close()
-    options = {**settings.DATABASES["default"]["OPTIONS"]}
+    # connection.settings_dict is settings.DATABASES["default"] itself: keep the original.
+    saved = connection.settings_dict["OPTIONS"]
+    options = {**saved}
     options.pop("prepare_threshold", None)  # as DATABASE_PREPARED_STATEMENTS=false leaves it
     connection.settings_dict["OPTIONS"] = options
     try:
@@ -209,7 +211,7 @@ def test_without_prepared_statements_a_report_is_stored_alike(tiktok, settings):
         assert Report.objects.get(pk=got.pk).comment == "no statement kept"
     finally:
         connection.close()
-        connection.settings_dict["OPTIONS"] = settings.DATABASES["default"]["OPTIONS"]
+        connection.settings_dict["OPTIONS"] = saved
 
 
 @pytest.mark.django_db(transaction=True)
