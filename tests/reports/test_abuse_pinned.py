@@ -291,6 +291,15 @@ def test_a_recovery_claim_and_its_cap_last_their_windows(clock, limits, tiktok):
     assert abuse.recovery_claim(client_key="n" * 32, service_id=tiktok.id, ip=ip) == (True, True)
     assert abuse.recovery_claim(client_key="o" * 32, service_id=tiktok.id, ip=ip) == (True, False)
     assert row(f"rvc:{tiktok.id}:{ip}") == (3, 6300.0)
+    clock.now = 6899.0
+    assert abuse.recovery_claim(client_key="m" * 32, service_id=tiktok.id, ip=ip) == (
+        False,
+        False,
+    )
+    clock.now = 6900.0  # the claim's window has passed, and the cap's (to 6300) long before
+    assert abuse.recovery_claim(client_key="m" * 32, service_id=tiktok.id, ip=ip) == (True, True)
+    assert row(f"rv:{tiktok.id}:{'m' * 32}") == (1, 7800.0)
+    assert row(f"rvc:{tiktok.id}:{ip}") == (1, 7200.0)
 
 
 def test_a_stored_recovery_the_table_lost_is_a_repeat(clock, limits, tiktok):

@@ -148,8 +148,25 @@ def test_the_stored_row_holds_every_field(accept, tiktok):
         "service_id", "problem", "country", "subdivision", "comment", "source", "client_key"
     ).get(pk=got.pk)
     assert row == (tiktok.id, "upload", "BR", "BR-SP", comment, Source.API, "h" * 32)
+    # The answer's report is the row as stored.
+    answered = (got.service_id, got.problem, got.country, got.subdivision, got.comment)
+    assert (*answered, got.source, got.client_key) == row
+    assert got.counted is True and got._state.adding is False
     assert Report.objects.get(pk=got.pk).created_at == got.created_at
     assert got.created_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.django_db
+def test_a_refused_address_is_answered_alike_without_the_database(accept, tiktok, settings):
+    settings.RATE_LIMIT_REPORTS = 1
+    ip = "203.0.113.13"
+    send = lambda key: accept(report=report(tiktok), source=Source.API, client_key=key, ip=ip)  # noqa: E731
+    assert outcome(send("p" * 32)) == (True, True, None)
+    limited = send("q" * 32)
+    assert limited.report is None and limited.retry_after is not None
+    again = send("r" * 32)  # remembered: the database is not asked
+    assert outcome(again) == (False, False, limited.retry_after)
+    assert Claim.objects.get(key=f"rl:report:{ip}").count == 2
 
 
 @pytest.mark.django_db
