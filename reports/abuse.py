@@ -41,18 +41,18 @@ _refused_lock = threading.Lock()
 
 TABLE = Claim._meta.db_table
 
-# A counter: restarted when its window has passed, else one more. Params: key, expires, now, now.
-COUNT_SQL = f"""
-INSERT INTO {TABLE} AS c (key, count, expires) VALUES (%s, 1, %s)
-ON CONFLICT (key) DO UPDATE SET
-  count = CASE WHEN c.expires <= %s THEN 1 ELSE c.count + 1 END,
-  expires = CASE WHEN c.expires <= %s THEN excluded.expires ELSE c.expires END
-RETURNING count"""
-# A claim: taken if nobody holds it or its holder's window has passed. Params: key, expires, now.
-CLAIM_SQL = f"""
-INSERT INTO {TABLE} AS c (key, count, expires) VALUES (%s, 1, %s)
-ON CONFLICT (key) DO UPDATE SET count = 1, expires = excluded.expires WHERE c.expires <= %s
-RETURNING count"""
+# What an insert of a row (table alias c) does when its key is there already, for a counter
+# and for a claim; reports.services' one statement uses the same clauses. %(now)s is the time.
+# A counter: restarted when its window has passed, else one more.
+COUNTER_ON_CONFLICT = """ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN c.expires <= %(now)s THEN 1 ELSE c.count + 1 END,
+    expires = CASE WHEN c.expires <= %(now)s THEN excluded.expires ELSE c.expires END"""
+# A claim: taken if nobody holds it or its holder's window has passed.
+CLAIM_ON_CONFLICT = """ON CONFLICT (key) DO UPDATE SET count = 1, expires = excluded.expires
+  WHERE c.expires <= %(now)s"""
+_ROW = f"INSERT INTO {TABLE} AS c (key, count, expires) VALUES (%(key)s, 1, %(expires)s)"
+COUNT_SQL = f"{_ROW}\n{COUNTER_ON_CONFLICT}\nRETURNING count"
+CLAIM_SQL = f"{_ROW}\n{CLAIM_ON_CONFLICT}\nRETURNING count"
 
 
 def abuse_state_reset() -> None:
@@ -70,13 +70,13 @@ def claims_expire(*, now: float | None = None) -> int:
 
 def _count(key: str, expires: float, now: float) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(COUNT_SQL, [key, expires, now, now])
+        cursor.execute(COUNT_SQL, {"key": key, "expires": expires, "now": now})
         return int(cursor.fetchone()[0])
 
 
 def _claim(key: str, expires: float, now: float) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [key, expires, now])
+        cursor.execute(CLAIM_SQL, {"key": key, "expires": expires, "now": now})
         return cursor.fetchone() is not None
 
 
@@ -121,10 +121,9 @@ def rate_window(*, ip: str, scope: str = "report") -> RateWindow:
 
 def refused_until(rate: RateWindow) -> int | None:
     """Retry-After for an address this process already refused in this window, else None."""
-    until = _refused.get(rate.key)
-    if until is None or until != rate.expires or until <= rate.now:
+    if _refused.get(rate.key) != rate.expires:  # none, or a window that has ended
         return None
-    return retry_after_of(window_end=until, now=rate.now)
+    return retry_after_of(window_end=rate.expires, now=rate.now)
 
 
 def rate_counted(rate: RateWindow, count: int) -> int | None:
@@ -158,8 +157,8 @@ def dedupe_claim(*, client_key: str, service_id: int) -> bool:
     key = dedupe_key(client_key=client_key, service_id=service_id)
     window = settings.REPORT_DEDUPE_WINDOW
     now = time.time()
-    # One transaction: a lookup that fails takes the claim back with it.
-    with transaction.atomic():
+    # One transaction (the caller's, if it has one): a lookup that fails takes the claim back.
+    with transaction.atomic(savepoint=False):
         if not _claim(key, now + window, now):
             return False
         return not _stored_repeat(client_key=client_key, service_id=service_id, window=window)
@@ -206,8 +205,8 @@ def recovery_claim(*, client_key: str, service_id: int, ip: str) -> tuple[bool, 
     key = f"rv:{service_id}:{client_key}"
     now = time.time()
     moment = timezone.now()
-    # One transaction: a lookup that fails takes the claim back with it.
-    with transaction.atomic():
+    # One transaction (the caller's, if it has one): a lookup that fails takes the claim back.
+    with transaction.atomic(savepoint=False):
         if not _claim(key, now + window, now):
             return False, False
         last = recovery_last_at(

@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,13 +159,11 @@ INSERT_COLUMNS = (*COPY_COLUMNS, "counted")
 # if the one before let the report through. A data-modifying WITH runs as one statement, so it
 # all commits or none of it does, and concurrent reports of one client queue on the claim's
 # row: the second sees the first's claim once that commits. The claims are reports.abuse's
-# rows (COUNT_SQL, CLAIM_SQL), the same that the form and recoveries count in.
+# rows, counted and claimed by its clauses, the same that the form and recoveries use.
 _ACCEPT_SQL = f"""
 WITH rate AS (
   INSERT INTO {abuse.TABLE} AS c (key, count, expires) VALUES (%(rate_key)s, 1, %(rate_expires)s)
-  ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN c.expires <= %(now)s THEN 1 ELSE c.count + 1 END,
-    expires = CASE WHEN c.expires <= %(now)s THEN excluded.expires ELSE c.expires END
+  {abuse.COUNTER_ON_CONFLICT}
   RETURNING count),
 last AS (
   SELECT max(created_at) AS at FROM {Report._meta.db_table}
@@ -174,16 +173,13 @@ claim AS (
   SELECT %(dedupe_key)s, 1,
          COALESCE(extract(epoch FROM (SELECT at FROM last)) + %(window)s, %(dedupe_expires)s)
   WHERE (SELECT count FROM rate) <= %(rate_limit)s
-  ON CONFLICT (key) DO UPDATE SET count = 1, expires = excluded.expires
-  WHERE c.expires <= %(now)s
+  {abuse.CLAIM_ON_CONFLICT}
   RETURNING count),
 cap AS (
   INSERT INTO {abuse.TABLE} AS c (key, count, expires)
   SELECT %(cap_key)s, 1, %(cap_expires)s
   WHERE %(cap_limit)s > 0 AND EXISTS (SELECT 1 FROM claim) AND (SELECT at FROM last) IS NULL
-  ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN c.expires <= %(now)s THEN 1 ELSE c.count + 1 END,
-    expires = CASE WHEN c.expires <= %(now)s THEN excluded.expires ELSE c.expires END
+  {abuse.COUNTER_ON_CONFLICT}
   RETURNING count),
 stored AS (
   INSERT INTO {Report._meta.db_table} ({", ".join(INSERT_COLUMNS)})
@@ -230,13 +226,10 @@ def _accept_in_one_statement(
     # What connection.cursor() does first: the health check, then a connection.
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    # A transaction around the call (a test's): a failed statement must not end it.
+    around = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        if connection.in_atomic_block:
-            # A transaction around the call (a test's): a failed statement must not end it.
-            with transaction.atomic():
-                cursor.execute(_ACCEPT_SQL, params, prepare=True)
-                row = cursor.fetchone()
-        else:
+        with around:
             cursor.execute(_ACCEPT_SQL, params, prepare=True)
             row = cursor.fetchone()
     assert row is not None  # the outer SELECT always returns one row

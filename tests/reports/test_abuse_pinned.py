@@ -331,3 +331,26 @@ def test_the_scheduler_sweeps_expired_claims_every_minute(settings):
     assert celery_app.tasks[entry["task"]].apply().get() == 1
     assert celery_app.tasks[entry["task"]].apply().get() == 0  # safe to run twice
     assert list(Claim.objects.values_list("key", flat=True)) == ["kept"]
+
+
+def test_a_submission_is_one_transaction_without_savepoints_of_its_claims(limits, tiktok):
+    # The test runs inside a transaction, so report_submit's own is a savepoint; the claims
+    # join it rather than adding two round trips each for savepoints of their own.
+    from reports.services import recovery_submit
+    from reports.validation import CleanRecovery
+
+    with CaptureQueriesContext(connection) as queries:
+        report_submit(
+            report=CleanReport(tiktok.id, "login", "US", "", ""),
+            source="web",
+            client_key="r" * 32,
+            ip="198.51.100.80",
+        )
+        recovery_submit(
+            recovery=CleanRecovery(tiktok.id, "US", ""),
+            source="web",
+            client_key="r" * 32,
+            ip="198.51.100.80",
+        )
+    savepoints = [q["sql"] for q in queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 2  # report_submit's and recovery_submit's, none of the claims'
